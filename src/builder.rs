@@ -1,0 +1,358 @@
+//! [`TcpServerBuilder`]: the server's configuration, validated at `bind`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::handler::{Echo, Handler};
+use crate::server::{ServerHandle, TcpServer};
+
+/// Makes one handler per connection.
+pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+
+/// The validated configuration a server runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) addr: SocketAddr,
+    pub(crate) reuse_address: bool,
+    pub(crate) reuse_port: bool,
+    pub(crate) nodelay: bool,
+    pub(crate) backlog: i32,
+    pub(crate) only_v6: Option<bool>,
+    pub(crate) keepalive: Option<Duration>,
+    pub(crate) recv_buffer_size: Option<usize>,
+    pub(crate) send_buffer_size: Option<usize>,
+    pub(crate) workers: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) write_buffer_limit: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
+}
+
+/// Default for [`TcpServerBuilder::backlog`].
+pub const DEFAULT_BACKLOG: u32 = 1024;
+/// Default for [`TcpServerBuilder::write_buffer_limit`]: 64 KiB.
+pub const DEFAULT_WRITE_BUFFER_LIMIT: usize = 64 * 1024;
+/// Default for [`TcpServerBuilder::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default for [`TcpServerBuilder::shutdown_timeout`]: 5 seconds.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`TcpServerBuilder::write_timeout`]: 30 seconds.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Configures a [`TcpServer`]: address, socket options, workers, limits and
+/// the handler. Made by [`TcpServer::builder`].
+///
+/// Every setter has a documented default; nothing is checked until
+/// [`bind`](TcpServerBuilder::bind), which returns an [`Error`] for a
+/// configuration that cannot work.
+///
+/// # Examples
+///
+/// ```
+/// use echo_server::TcpServer;
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), echo_server::Error> {
+/// let server = TcpServer::builder()
+///     .host([127, 0, 0, 1])
+///     .port(0)
+///     .workers(2)
+///     .backlog(128)
+///     .shutdown_timeout(Duration::from_secs(1))
+///     .bind()?;
+/// assert_ne!(server.local_addr().port(), 0);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct TcpServerBuilder {
+    host: IpAddr,
+    port: u16,
+    addr: Option<SocketAddr>,
+    reuse_address: bool,
+    reuse_port: bool,
+    nodelay: bool,
+    backlog: u32,
+    only_v6: Option<bool>,
+    keepalive: Option<Duration>,
+    recv_buffer_size: Option<usize>,
+    send_buffer_size: Option<usize>,
+    workers: Option<usize>,
+    shutdown_timeout: Duration,
+    write_buffer_limit: usize,
+    max_connections: usize,
+    idle_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    factory: Factory,
+}
+
+impl fmt::Debug for TcpServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpServerBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("addr", &self.addr)
+            .field("reuse_address", &self.reuse_address)
+            .field("reuse_port", &self.reuse_port)
+            .field("nodelay", &self.nodelay)
+            .field("backlog", &self.backlog)
+            .field("only_v6", &self.only_v6)
+            .field("keepalive", &self.keepalive)
+            .field("recv_buffer_size", &self.recv_buffer_size)
+            .field("send_buffer_size", &self.send_buffer_size)
+            .field("workers", &self.workers)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("write_buffer_limit", &self.write_buffer_limit)
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TcpServerBuilder {
+    fn default() -> Self {
+        TcpServerBuilder {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            addr: None,
+            reuse_address: cfg!(unix),
+            reuse_port: false,
+            nodelay: true,
+            backlog: DEFAULT_BACKLOG,
+            only_v6: None,
+            keepalive: None,
+            recv_buffer_size: None,
+            send_buffer_size: None,
+            workers: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: None,
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+            factory: Arc::new(|| Box::new(Echo)),
+        }
+    }
+}
+
+impl TcpServerBuilder {
+    /// The IP address to listen on. Default: `127.0.0.1`; the server never
+    /// listens on all interfaces unless asked (`[0, 0, 0, 0]` or `"::"`).
+    pub fn host(mut self, host: impl Into<IpAddr>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to listen on. Default: 0, any free port; ask
+    /// [`TcpServer::local_addr`] for the one chosen.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The whole address to listen on, instead of [`host`](Self::host) and
+    /// [`port`](Self::port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// `SO_REUSEADDR`: bind even while connections of a previous server on the
+    /// same port sit in `TIME_WAIT`, so a restart is immediate. Default: on
+    /// (Unix); on other systems it is left as the system has it.
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT`: let several sockets (in this or other processes) bind the
+    /// same port, the kernel spreading connections among them. Default: off.
+    /// Unix only; asking for it elsewhere is an error at bind.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// `TCP_NODELAY` on every accepted connection: send small writes at once
+    /// instead of waiting to coalesce them (Nagle). Default: on, as an echo or
+    /// request/response server wants.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// The `listen` backlog: connections the kernel queues before they are
+    /// accepted. Default: 1024 (the kernel may cap it, see `somaxconn`).
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// `IPV6_V6ONLY` for an IPv6 address: `true` serves IPv6 only, `false` also
+    /// IPv4-mapped addresses. Default: the system's. Ignored for IPv4.
+    pub fn only_v6(mut self, on: bool) -> Self {
+        self.only_v6 = Some(on);
+        self
+    }
+
+    /// `SO_KEEPALIVE` with the given idle time before the first probe
+    /// (`TCP_KEEPIDLE`), inherited by accepted connections. Default: off.
+    pub fn keepalive(mut self, idle: impl Into<Option<Duration>>) -> Self {
+        self.keepalive = idle.into();
+        self
+    }
+
+    /// `SO_RCVBUF`, inherited by accepted connections. Default: the system's.
+    pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
+        self.recv_buffer_size = Some(bytes);
+        self
+    }
+
+    /// `SO_SNDBUF`, inherited by accepted connections. Default: the system's.
+    pub fn send_buffer_size(mut self, bytes: usize) -> Self {
+        self.send_buffer_size = Some(bytes);
+        self
+    }
+
+    /// Worker threads, each with its own event loop; connections are spread
+    /// among them in turn. Default: the number of CPUs. Zero is an error at bind.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// How long a shutdown waits for connections to write out what is pending
+    /// and close before it closes them by force. Default: 5 seconds.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Output a connection may have pending before the server stops reading
+    /// from it; reading resumes when half of it has drained. Default: 64 KiB.
+    /// Output is never dropped: this bounds what a peer that does not read can
+    /// make the server hold (the limit plus one read's worth of output).
+    pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
+        self.write_buffer_limit = bytes;
+        self
+    }
+
+    /// Connections open at once. At the limit the server stops accepting (new
+    /// clients wait in the kernel's backlog) and resumes when one closes.
+    /// Default: 10,000, which fits the usual descriptor limits once raised.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Tell the handler (default: close) when a peer sent nothing for this
+    /// long. Default: off, since a library cannot know how quiet a protocol is;
+    /// the `echo` example turns it on.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into();
+        self
+    }
+
+    /// Close a connection whose peer read none of its pending output for this
+    /// long, so a peer that never reads cannot pin a connection and its buffers
+    /// forever. Default: 30 seconds; `None` turns it off.
+    pub fn write_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.write_timeout = timeout.into();
+        self
+    }
+
+    /// The handler factory, called once per connection on the worker that
+    /// serves it. Default: [`Echo`].
+    pub fn handler<F, H>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> H + Send + Sync + 'static,
+        H: Handler + 'static,
+    {
+        self.factory = Arc::new(move || Box::new(factory()));
+        self
+    }
+
+    /// Validates the configuration, creates the listening socket with its
+    /// options and binds it. The server does not serve until
+    /// [`run`](TcpServer::run) or [`spawn`](TcpServer::spawn).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for a configuration that cannot work (zero
+    /// workers, zero limits or timeouts, a backlog over `i32::MAX`),
+    /// [`Error::SocketOption`] when an option is refused, [`Error::Bind`] when
+    /// the address is taken or cannot be bound.
+    pub fn bind(self) -> Result<TcpServer> {
+        let config = self.config()?;
+        TcpServer::bind(config, self.factory)
+    }
+
+    /// Binds as [`bind`](Self::bind) does and serves on background threads.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind), and [`Error::Spawn`] or [`Error::EventLoop`]
+    /// when a worker cannot start.
+    pub fn spawn(self) -> Result<ServerHandle> {
+        self.bind()?.spawn()
+    }
+
+    pub(crate) fn config(&self) -> Result<Config> {
+        let invalid = |reason: &str| {
+            Err(Error::InvalidConfig {
+                reason: reason.to_owned(),
+            })
+        };
+        let workers = match self.workers {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if workers == 0 {
+            return invalid("workers must be at least 1");
+        }
+        let Ok(backlog) = i32::try_from(self.backlog) else {
+            return invalid("backlog must be at most i32::MAX");
+        };
+        if self.write_buffer_limit == 0 {
+            return invalid("write_buffer_limit must be at least 1 byte");
+        }
+        if self.max_connections == 0 {
+            return invalid("max_connections must be at least 1");
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return invalid("idle_timeout must be more than zero (use None to turn it off)");
+        }
+        if self.write_timeout == Some(Duration::ZERO) {
+            return invalid("write_timeout must be more than zero (use None to turn it off)");
+        }
+        if self.keepalive == Some(Duration::ZERO) {
+            return invalid("keepalive must be more than zero (use None to turn it off)");
+        }
+        if self.reuse_port && !cfg!(unix) {
+            return invalid("reuse_port is only supported on Unix");
+        }
+        Ok(Config {
+            addr: self
+                .addr
+                .unwrap_or_else(|| SocketAddr::new(self.host, self.port)),
+            reuse_address: self.reuse_address,
+            reuse_port: self.reuse_port,
+            nodelay: self.nodelay,
+            backlog,
+            only_v6: self.only_v6,
+            keepalive: self.keepalive,
+            recv_buffer_size: self.recv_buffer_size,
+            send_buffer_size: self.send_buffer_size,
+            workers,
+            shutdown_timeout: self.shutdown_timeout,
+            write_buffer_limit: self.write_buffer_limit,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            write_timeout: self.write_timeout,
+        })
+    }
+}

@@ -1,0 +1,450 @@
+//! One connection's state machine: output buffering, backpressure, half-close,
+//! graceful close and timeouts, apart from the event loop that drives it.
+//!
+//! The driver tells a [`Connection`] what happened (readable, writable, a
+//! timer, shutdown) and gets back a [`Step`]. The connection does its own reads
+//! and writes on any [`Stream`], so a completion-based driver could feed it
+//! too, and it calls the handler; it knows nothing of mio.
+
+use std::any::Any;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use crate::builder::Config;
+use crate::conn::Conn;
+use crate::handler::{CloseReason, Handler};
+use crate::stats::{Counters, bump};
+
+/// Reads done for one readiness event before the connection yields to others.
+const READ_BUDGET: usize = 16;
+
+/// How long a connection the server closes keeps reading (and dropping) what
+/// the peer still sends after the server's FIN, so that closing does not make
+/// the kernel reset the connection while the peer still reads our output.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A byte stream the connection reads and writes, non-blocking.
+pub(crate) trait Stream: Read + Write {
+    /// Shuts down the write side (sends FIN).
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl Stream for mio::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+/// What the driver does next with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Keep it; wait for the next event.
+    Open,
+    /// Keep it; it stopped reading for fairness with data left, so call
+    /// [`Connection::readable`] again soon even without an event.
+    MoreToRead,
+    /// Remove it and call [`Connection::finish`] with this reason.
+    Close(CloseReason),
+    /// A callback panicked: remove it and drop it without `on_close`.
+    Panicked,
+}
+
+/// What every call needs from the worker: the shared read buffer, the reused
+/// handler context, the time of this event batch, configuration and counters.
+pub(crate) struct Io<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) conn: &'a mut Conn,
+    pub(crate) now: Instant,
+    pub(crate) config: &'a Config,
+    pub(crate) counters: &'a Counters,
+}
+
+/// One connection: its stream, its handler and the output the socket refused.
+///
+/// Invariants: `pending` holds only bytes the socket refused, in order, and
+/// has no allocation while empty; `stalled_since` is `Some` exactly while
+/// `pending` is not empty; once `fin_sent`, nothing more is written.
+pub(crate) struct Connection<S> {
+    stream: S,
+    handler: Box<dyn Handler>,
+    pending: Vec<u8>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    last_read: Instant,
+    stalled_since: Option<Instant>,
+    drain_deadline: Option<Instant>,
+    closing: Option<CloseReason>,
+    read_closed: bool,
+    read_paused: bool,
+    fin_wanted: bool,
+    fin_sent: bool,
+}
+
+impl<S: Stream> Connection<S> {
+    pub(crate) fn new(
+        stream: S,
+        peer: SocketAddr,
+        local: SocketAddr,
+        handler: Box<dyn Handler>,
+        now: Instant,
+    ) -> Self {
+        Connection {
+            stream,
+            handler,
+            pending: Vec::new(),
+            peer,
+            local,
+            last_read: now,
+            stalled_since: None,
+            drain_deadline: None,
+            closing: None,
+            read_closed: false,
+            read_paused: false,
+            fin_wanted: false,
+            fin_sent: false,
+        }
+    }
+
+    pub(crate) fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Bytes waiting for the socket.
+    #[cfg(test)]
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The connection just opened: tells the handler.
+    pub(crate) fn open(&mut self, io: &mut Io<'_>) -> Step {
+        self.callback(io, |h, c| h.on_open(c))
+    }
+
+    /// The socket may have bytes to read.
+    pub(crate) fn readable(&mut self, io: &mut Io<'_>) -> Step {
+        if let Some(reason) = self.closing {
+            return if self.fin_sent {
+                self.drain(io, reason)
+            } else {
+                Step::Open
+            };
+        }
+        if self.read_closed || self.read_paused {
+            return Step::Open;
+        }
+        for _ in 0..READ_BUDGET {
+            let n = match self.stream.read(io.buf) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    return self.callback(io, |h, c| h.on_read_closed(c));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Open,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Step::Close(CloseReason::from_io(&e)),
+            };
+            bump(&io.counters.bytes_read, n as u64);
+            self.last_read = io.now;
+            log::trace!("read {n} bytes from {}", self.peer);
+            let data = &io.buf[..n];
+            let step = self.callback_with(io.conn, io.now, io.config, io.counters, |h, c| {
+                h.on_data(c, data)
+            });
+            if step != Step::Open || self.closing.is_some() {
+                return step;
+            }
+            if self.pending.len() > io.config.write_buffer_limit {
+                self.read_paused = true;
+                return Step::Open;
+            }
+            // A short read emptied the socket's receive queue: skip the read
+            // that would only say `WouldBlock`. New data raises a new event.
+            if n < io.buf.len() {
+                return Step::Open;
+            }
+        }
+        Step::MoreToRead
+    }
+
+    /// The socket may take more output.
+    pub(crate) fn writable(&mut self, io: &mut Io<'_>) -> Step {
+        if self.pending.is_empty() {
+            return Step::Open;
+        }
+        if let Err(e) = self.flush(io.now, io.counters) {
+            return Step::Close(CloseReason::from_io(&e));
+        }
+        if self.read_paused && self.pending.len() <= io.config.write_buffer_limit / 2 {
+            self.read_paused = false;
+            match self.advance(io) {
+                Step::Open => return self.readable(io),
+                step => return step,
+            }
+        }
+        self.advance(io)
+    }
+
+    /// The server is shutting down: finish writing, then close gracefully.
+    pub(crate) fn shutdown(&mut self, io: &mut Io<'_>) -> Step {
+        if self.closing.is_none() {
+            self.closing = Some(CloseReason::Shutdown);
+        }
+        self.advance(io)
+    }
+
+    /// The earliest time [`on_timer`](Self::on_timer) has something to do.
+    pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
+        let mut at = self.drain_deadline;
+        let mut earliest = |t: Option<Instant>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        if let (Some(since), Some(timeout)) = (self.stalled_since, config.write_timeout) {
+            earliest(since.checked_add(timeout));
+        }
+        if let Some(timeout) = config.idle_timeout {
+            if self.idle_applies() {
+                earliest(self.last_read.checked_add(timeout));
+            }
+        }
+        at
+    }
+
+    /// A deadline may have passed: drain, write and idle timeouts.
+    pub(crate) fn on_timer(&mut self, io: &mut Io<'_>) -> Step {
+        let now = io.now;
+        if let (Some(deadline), Some(reason)) = (self.drain_deadline, self.closing) {
+            if now >= deadline {
+                return Step::Close(reason);
+            }
+        }
+        if let (Some(since), Some(timeout)) = (self.stalled_since, io.config.write_timeout) {
+            if now.saturating_duration_since(since) >= timeout {
+                bump(&io.counters.write_timeouts, 1);
+                return Step::Close(CloseReason::WriteTimeout);
+            }
+        }
+        if let Some(timeout) = io.config.idle_timeout {
+            if self.idle_applies() && now.saturating_duration_since(self.last_read) >= timeout {
+                bump(&io.counters.idle_timeouts, 1);
+                self.last_read = now;
+                let step = self.callback(io, |h, c| h.on_idle_timeout(c));
+                if self.closing == Some(CloseReason::Handler) {
+                    self.closing = Some(CloseReason::IdleTimeout);
+                }
+                return match step {
+                    Step::Close(CloseReason::Handler) => Step::Close(CloseReason::IdleTimeout),
+                    step => step,
+                };
+            }
+        }
+        Step::Open
+    }
+
+    /// The connection is removed: tells the handler, then closes the socket.
+    pub(crate) fn finish(mut self, reason: CloseReason, counters: &Counters) {
+        let handler = &mut self.handler;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))) {
+            bump(&counters.handler_panics, 1);
+            log::warn!(
+                "handler for {} panicked in on_close: {}",
+                self.peer,
+                panic_message(&*panic).escape_debug()
+            );
+        }
+    }
+
+    fn idle_applies(&self) -> bool {
+        self.closing.is_none() && !self.read_closed && !self.read_paused
+    }
+
+    fn callback(&mut self, io: &mut Io<'_>, f: impl FnOnce(&mut dyn Handler, &mut Conn)) -> Step {
+        self.callback_with(io.conn, io.now, io.config, io.counters, f)
+    }
+
+    /// Runs one handler callback with a fresh context, catching a panic, then
+    /// acts on what the handler wrote and asked for.
+    fn callback_with(
+        &mut self,
+        conn: &mut Conn,
+        now: Instant,
+        config: &Config,
+        counters: &Counters,
+        f: impl FnOnce(&mut dyn Handler, &mut Conn),
+    ) -> Step {
+        let write_closed = self.fin_wanted || self.closing.is_some();
+        conn.reset(self.peer, self.local, self.pending.len(), write_closed);
+        let handler = &mut *self.handler;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(handler, conn))) {
+            bump(&counters.handler_panics, 1);
+            log::warn!(
+                "handler for {} panicked, closing its connection: {}",
+                self.peer,
+                panic_message(&*panic).escape_debug()
+            );
+            return Step::Panicked;
+        }
+        if !conn.output().is_empty() {
+            if let Err(e) = self.send(conn.output(), now, counters) {
+                return Step::Close(CloseReason::from_io(&e));
+            }
+        }
+        if conn.is_closing() && self.closing.is_none() {
+            self.closing = Some(if self.read_closed {
+                CloseReason::PeerClosed
+            } else {
+                CloseReason::Handler
+            });
+        }
+        if conn.wants_shutdown_write() {
+            self.fin_wanted = true;
+        }
+        self.advance_at(now, config, counters, conn)
+    }
+
+    fn advance(&mut self, io: &mut Io<'_>) -> Step {
+        self.advance_at(io.now, io.config, io.counters, io.conn)
+    }
+
+    /// Moves a closing connection along once its output is written: FIN, then
+    /// close if the peer is done too, else drain the peer's input for a while.
+    fn advance_at(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        counters: &Counters,
+        conn: &mut Conn,
+    ) -> Step {
+        if !self.pending.is_empty() {
+            return Step::Open;
+        }
+        if (self.closing.is_some() || self.fin_wanted) && !self.fin_sent {
+            self.fin_sent = true;
+            if let Err(e) = self.stream.shutdown_write() {
+                return Step::Close(CloseReason::from_io(&e));
+            }
+        }
+        match self.closing {
+            Some(reason) if self.read_closed => Step::Close(reason),
+            Some(reason) => {
+                if self.drain_deadline.is_none() {
+                    self.drain_deadline = Some(now + DRAIN_TIMEOUT);
+                }
+                let mut io = Io {
+                    buf: &mut [],
+                    conn,
+                    now,
+                    config,
+                    counters,
+                };
+                self.drain(&mut io, reason)
+            }
+            None if self.fin_sent && self.read_closed => Step::Close(CloseReason::PeerClosed),
+            None => Step::Open,
+        }
+    }
+
+    /// Reads and drops the peer's input until EOF, after the server's FIN.
+    fn drain(&mut self, io: &mut Io<'_>, reason: CloseReason) -> Step {
+        let mut scratch = [0u8; 4096];
+        let buf: &mut [u8] = if io.buf.is_empty() {
+            &mut scratch
+        } else {
+            io.buf
+        };
+        for _ in 0..READ_BUDGET {
+            match self.stream.read(buf) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    return Step::Close(reason);
+                }
+                Ok(n) => {
+                    bump(&io.counters.bytes_read, n as u64);
+                    if n < buf.len() {
+                        return Step::Open;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Open,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Step::Close(reason),
+            }
+        }
+        Step::MoreToRead
+    }
+
+    /// Writes `data` after what is pending; keeps what the socket refuses.
+    fn send(&mut self, data: &[u8], now: Instant, counters: &Counters) -> io::Result<()> {
+        if self.fin_sent {
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            self.pending.extend_from_slice(data);
+            return self.flush(now, counters);
+        }
+        let mut sent = 0;
+        while sent < data.len() {
+            match self.stream.write(&data[sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    bump(&counters.bytes_written, n as u64);
+                    sent += n;
+                    // A short write means the send buffer is full.
+                    if sent < data.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if sent < data.len() {
+            self.pending.extend_from_slice(&data[sent..]);
+            self.stalled_since = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending, as much as the socket takes.
+    fn flush(&mut self, now: Instant, counters: &Counters) -> io::Result<()> {
+        let mut sent = 0;
+        while sent < self.pending.len() {
+            match self.stream.write(&self.pending[sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    bump(&counters.bytes_written, n as u64);
+                    sent += n;
+                    self.stalled_since = Some(now);
+                    if sent < self.pending.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if sent == self.pending.len() {
+            // Give the memory back: an idle connection holds no buffer.
+            self.pending = Vec::new();
+            self.stalled_since = None;
+        } else {
+            self.pending.drain(..sent);
+        }
+        Ok(())
+    }
+}
+
+/// The text of a panic payload, for the log.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string panic payload)"
+    }
+}

@@ -1,0 +1,176 @@
+//! Socket creation: the one place that sets socket options, all through socket2.
+
+use std::io;
+use std::net::TcpListener;
+
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+
+use crate::builder::Config;
+use crate::error::{Error, Result};
+
+/// Creates the listening socket for `config`: `socket`, the options,
+/// `bind`, `listen`, non-blocking.
+pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
+    let addr = config.addr;
+    let bind_err = |source: io::Error| Error::Bind { addr, source };
+    let option_err = |option: &'static str| {
+        move |source: io::Error| Error::SocketOption {
+            option,
+            addr,
+            source,
+        }
+    };
+
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_err)?;
+    if addr.is_ipv6() {
+        if let Some(only) = config.only_v6 {
+            socket.set_only_v6(only).map_err(option_err("only_v6"))?;
+        }
+    }
+    #[cfg(unix)]
+    socket
+        .set_reuse_address(config.reuse_address)
+        .map_err(option_err("reuse_address"))?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    if config.reuse_port {
+        socket
+            .set_reuse_port(true)
+            .map_err(option_err("reuse_port"))?;
+    }
+    if let Some(idle) = config.keepalive {
+        socket
+            .set_keepalive(true)
+            .map_err(option_err("keepalive"))?;
+        socket
+            .set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))
+            .map_err(option_err("keepalive"))?;
+    }
+    if let Some(size) = config.recv_buffer_size {
+        socket
+            .set_recv_buffer_size(size)
+            .map_err(option_err("recv_buffer_size"))?;
+    }
+    if let Some(size) = config.send_buffer_size {
+        socket
+            .set_send_buffer_size(size)
+            .map_err(option_err("send_buffer_size"))?;
+    }
+    socket
+        .set_tcp_nodelay(config.nodelay)
+        .map_err(option_err("nodelay"))?;
+    socket.set_nonblocking(true).map_err(bind_err)?;
+    socket.bind(&addr.into()).map_err(bind_err)?;
+    socket.listen(config.backlog).map_err(bind_err)?;
+    Ok(socket.into())
+}
+
+/// Sets the per-connection options on an accepted socket (`TCP_NODELAY`).
+/// Options set on the listener (keepalive, buffer sizes) are inherited.
+pub(crate) fn configure_accepted(stream: &mio::net::TcpStream, config: &Config) -> io::Result<()> {
+    if config.nodelay {
+        SockRef::from(stream).set_tcp_nodelay(true)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TcpServer;
+    use std::net::{Ipv6Addr, SocketAddr};
+    use std::time::Duration;
+
+    fn config(builder: crate::TcpServerBuilder) -> Config {
+        builder.port(0).config().expect("valid config")
+    }
+
+    #[test]
+    fn listener_options_read_back() -> io::Result<()> {
+        let cfg = config(
+            TcpServer::builder()
+                .reuse_address(true)
+                .reuse_port(true)
+                .nodelay(true)
+                .keepalive(Duration::from_secs(42))
+                .recv_buffer_size(64 * 1024)
+                .send_buffer_size(96 * 1024),
+        );
+        let listener = listen(&cfg).map_err(io::Error::other)?;
+        let sock = SockRef::from(&listener);
+        assert!(sock.reuse_address()?);
+        assert!(sock.reuse_port()?);
+        assert!(sock.tcp_nodelay()?);
+        assert!(sock.keepalive()?);
+        assert_eq!(sock.tcp_keepalive_time()?, Duration::from_secs(42));
+        // Linux doubles the value asked for, to leave room for bookkeeping.
+        assert!(sock.recv_buffer_size()? >= 64 * 1024);
+        assert!(sock.send_buffer_size()? >= 96 * 1024);
+        assert!(sock.is_listener()?);
+        Ok(())
+    }
+
+    #[test]
+    fn listener_options_off_read_back() -> io::Result<()> {
+        let cfg = config(
+            TcpServer::builder()
+                .reuse_address(false)
+                .reuse_port(false)
+                .nodelay(false),
+        );
+        let listener = listen(&cfg).map_err(io::Error::other)?;
+        let sock = SockRef::from(&listener);
+        assert!(!sock.reuse_address()?);
+        assert!(!sock.reuse_port()?);
+        assert!(!sock.tcp_nodelay()?);
+        assert!(!sock.keepalive()?);
+        Ok(())
+    }
+
+    #[test]
+    fn backlog_reaches_listen() -> io::Result<()> {
+        // The backlog cannot be read back portably; on Linux /proc/net/tcp
+        // does not show it either, so check that a small one is accepted and a
+        // listener results.
+        let cfg = config(TcpServer::builder().backlog(7));
+        assert_eq!(cfg.backlog, 7);
+        let listener = listen(&cfg).map_err(io::Error::other)?;
+        assert!(SockRef::from(&listener).is_listener()?);
+        Ok(())
+    }
+
+    #[test]
+    fn only_v6_reads_back() -> io::Result<()> {
+        for only in [true, false] {
+            let cfg = config(
+                TcpServer::builder()
+                    .addr(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0))
+                    .only_v6(only),
+            );
+            let listener = match listen(&cfg) {
+                Ok(l) => l,
+                // No IPv6 on this machine: nothing to check.
+                Err(Error::Bind { .. }) => return Ok(()),
+                Err(e) => return Err(io::Error::other(e)),
+            };
+            assert_eq!(SockRef::from(&listener).only_v6()?, only);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn accepted_socket_gets_nodelay() -> io::Result<()> {
+        let cfg = config(TcpServer::builder().nodelay(true));
+        let listener = listen(&cfg).map_err(io::Error::other)?;
+        let addr = listener.local_addr()?;
+        let _client = std::net::TcpStream::connect(addr)?;
+        listener.set_nonblocking(false)?;
+        let (accepted, _) = listener.accept()?;
+        let accepted = mio::net::TcpStream::from_std(accepted);
+        // Turn it off first, so the check does not pass by inheritance alone.
+        SockRef::from(&accepted).set_tcp_nodelay(false)?;
+        configure_accepted(&accepted, &cfg)?;
+        assert!(SockRef::from(&accepted).tcp_nodelay()?);
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! Server statistics: per-worker counters, summed on demand into [`Stats`].
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of a server's counters, from [`ServerHandle::stats`](crate::ServerHandle::stats).
+///
+/// Counters start at zero when the server is bound and only grow, except
+/// `active`, the connections open right now. Each worker counts its own, so
+/// counting costs no shared write on the per-message path; a snapshot sums the
+/// workers' counters, each read on its own, so it is not one atomic instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections open now (accepted and not yet closed).
+    pub active: u64,
+    /// Connections closed, whatever the reason.
+    pub closed: u64,
+    /// Times the server stopped accepting because `max_connections` were open
+    /// (newcomers wait in the kernel's backlog until a connection closes).
+    pub deferred_at_limit: u64,
+    /// Bytes read from peers.
+    pub bytes_read: u64,
+    /// Bytes written to peers.
+    pub bytes_written: u64,
+    /// Connections whose handler was told of an idle timeout.
+    pub idle_timeouts: u64,
+    /// Connections closed because the peer read none of the pending output
+    /// for the write timeout.
+    pub write_timeouts: u64,
+    /// Handler callbacks that panicked (each cost its connection).
+    pub handler_panics: u64,
+    /// Errors from `accept` (out of file descriptors, aborted connections...).
+    pub accept_errors: u64,
+}
+
+/// One worker's counters. Only that worker writes them, so an update is a
+/// plain load and store, not a read-modify-write; other threads only read.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) closed: AtomicU64,
+    pub(crate) deferred_at_limit: AtomicU64,
+    pub(crate) bytes_read: AtomicU64,
+    pub(crate) bytes_written: AtomicU64,
+    pub(crate) idle_timeouts: AtomicU64,
+    pub(crate) write_timeouts: AtomicU64,
+    pub(crate) handler_panics: AtomicU64,
+    pub(crate) accept_errors: AtomicU64,
+}
+
+/// Adds `n` to a counter that only the calling thread writes.
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+impl Stats {
+    /// Sums the workers' counters; `active` is given by the caller.
+    pub(crate) fn sum<'a>(workers: impl IntoIterator<Item = &'a Counters>, active: u64) -> Self {
+        let mut s = Stats {
+            active,
+            ..Stats::default()
+        };
+        for c in workers {
+            s.accepted += c.accepted.load(Relaxed);
+            s.closed += c.closed.load(Relaxed);
+            s.deferred_at_limit += c.deferred_at_limit.load(Relaxed);
+            s.bytes_read += c.bytes_read.load(Relaxed);
+            s.bytes_written += c.bytes_written.load(Relaxed);
+            s.idle_timeouts += c.idle_timeouts.load(Relaxed);
+            s.write_timeouts += c.write_timeouts.load(Relaxed);
+            s.handler_panics += c.handler_panics.load(Relaxed);
+            s.accept_errors += c.accept_errors.load(Relaxed);
+        }
+        s
+    }
+}
