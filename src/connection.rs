@@ -112,7 +112,6 @@ impl<S: Stream> Connection<S> {
     }
 
     /// Bytes waiting for the socket.
-    #[cfg(test)]
     pub(crate) fn pending_len(&self) -> usize {
         self.pending.len()
     }

@@ -24,6 +24,10 @@ pub struct Stats {
     pub bytes_read: u64,
     /// Bytes written to peers.
     pub bytes_written: u64,
+    /// Output held now because peers have not read it yet (the sum of every
+    /// connection's pending output). Bounded per connection by the write
+    /// buffer limit plus one read's worth of handler output.
+    pub buffered_bytes: u64,
     /// Connections whose handler was told of an idle timeout.
     pub idle_timeouts: u64,
     /// Connections closed because the peer read none of the pending output
@@ -45,6 +49,8 @@ pub(crate) struct Counters {
     pub(crate) deferred_at_limit: AtomicU64,
     pub(crate) bytes_read: AtomicU64,
     pub(crate) bytes_written: AtomicU64,
+    /// A gauge: `wrapping_add` of signed changes, so it reads right once summed.
+    pub(crate) buffered_bytes: AtomicU64,
     pub(crate) idle_timeouts: AtomicU64,
     pub(crate) write_timeouts: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
@@ -70,6 +76,7 @@ impl Stats {
             s.deferred_at_limit += c.deferred_at_limit.load(Relaxed);
             s.bytes_read += c.bytes_read.load(Relaxed);
             s.bytes_written += c.bytes_written.load(Relaxed);
+            s.buffered_bytes = s.buffered_bytes.wrapping_add(c.buffered_bytes.load(Relaxed));
             s.idle_timeouts += c.idle_timeouts.load(Relaxed);
             s.write_timeouts += c.write_timeouts.load(Relaxed);
             s.handler_panics += c.handler_panics.load(Relaxed);

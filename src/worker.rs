@@ -237,7 +237,13 @@ impl Worker {
             config: &self.shared.config,
             counters: &self.shared.counters[self.index],
         };
+        let pending_before = entry.conn.pending_len();
         let step = f(&mut entry.conn, &mut io);
+        let pending_after = entry.conn.pending_len();
+        if pending_after != pending_before {
+            let change = (pending_after as u64).wrapping_sub(pending_before as u64);
+            bump(&self.shared.counters[self.index].buffered_bytes, change);
+        }
         match step {
             Step::Open => self.schedule(key),
             Step::MoreToRead => {
@@ -288,6 +294,10 @@ impl Worker {
         };
         let counters = &self.shared.counters[self.index];
         let peer = entry.conn.peer_addr();
+        let dropped = entry.conn.pending_len() as u64;
+        if dropped > 0 {
+            bump(&counters.buffered_bytes, dropped.wrapping_neg());
+        }
         match reason {
             Some(reason) => {
                 log::debug!("connection from {peer} closed: {reason:?}");
