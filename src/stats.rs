@@ -76,7 +76,9 @@ impl Stats {
             s.deferred_at_limit += c.deferred_at_limit.load(Relaxed);
             s.bytes_read += c.bytes_read.load(Relaxed);
             s.bytes_written += c.bytes_written.load(Relaxed);
-            s.buffered_bytes = s.buffered_bytes.wrapping_add(c.buffered_bytes.load(Relaxed));
+            s.buffered_bytes = s
+                .buffered_bytes
+                .wrapping_add(c.buffered_bytes.load(Relaxed));
             s.idle_timeouts += c.idle_timeouts.load(Relaxed);
             s.write_timeouts += c.write_timeouts.load(Relaxed);
             s.handler_panics += c.handler_panics.load(Relaxed);
