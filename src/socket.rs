@@ -13,6 +13,17 @@ use crate::error::{Error, Result};
 pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
     let addr = config.addr;
     let bind_err = |source: io::Error| Error::Bind { addr, source };
+    let socket = configured_socket(config)?;
+    socket.bind(&addr.into()).map_err(bind_err)?;
+    socket.listen(config.backlog).map_err(bind_err)?;
+    Ok(socket.into())
+}
+
+/// Creates a socket for `config.addr` and sets every option on it, before
+/// `bind` (where `SO_REUSEADDR`, `SO_REUSEPORT` and `IPV6_V6ONLY` must be).
+fn configured_socket(config: &Config) -> Result<Socket> {
+    let addr = config.addr;
+    let bind_err = |source: io::Error| Error::Bind { addr, source };
     let option_err = |option: &'static str| {
         move |source: io::Error| Error::SocketOption {
             option,
@@ -60,9 +71,7 @@ pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
         .set_tcp_nodelay(config.nodelay)
         .map_err(option_err("nodelay"))?;
     socket.set_nonblocking(true).map_err(bind_err)?;
-    socket.bind(&addr.into()).map_err(bind_err)?;
-    socket.listen(config.backlog).map_err(bind_err)?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 /// Sets the per-connection options on an accepted socket (`TCP_NODELAY`).
@@ -147,13 +156,15 @@ mod tests {
                     .addr(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0))
                     .only_v6(only),
             );
-            let listener = match listen(&cfg) {
-                Ok(l) => l,
+            // Read back before bind: Linux forces IPV6_V6ONLY on when a
+            // socket binds a specific IPv6 address such as ::1.
+            let socket = match configured_socket(&cfg) {
+                Ok(s) => s,
                 // No IPv6 on this machine: nothing to check.
                 Err(Error::Bind { .. }) => return Ok(()),
                 Err(e) => return Err(io::Error::other(e)),
             };
-            assert_eq!(SockRef::from(&listener).only_v6()?, only);
+            assert_eq!(socket.only_v6()?, only);
         }
         Ok(())
     }
