@@ -1,6 +1,18 @@
 //! [`Conn`]: what a handler sees of its connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::push::{ConnHandle, ConnState, Route};
+
+/// What the handler asked of the connection's timer in one callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerRequest {
+    Keep,
+    Set(Duration),
+    Cancel,
+}
 
 /// The context a [`Handler`](crate::Handler) callback gets: the connection's
 /// addresses, an output buffer and the requests the handler makes.
@@ -22,41 +34,75 @@ pub struct Conn {
     close: bool,
     shutdown_write: bool,
     write_closed: bool,
+    notify_drain: bool,
+    timer: TimerRequest,
+    limit: usize,
+    key: usize,
+    id: u64,
+    state: Option<Arc<ConnState>>,
+    route: Route,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route").finish_non_exhaustive()
+    }
 }
 
 impl Conn {
-    /// A context for one callback of a connection between `local` and `peer`.
-    ///
-    /// `queued` is the output already waiting for the socket; `write_closed`
-    /// says the write side was shut down by an earlier callback.
-    pub(crate) fn new(peer: SocketAddr, local: SocketAddr) -> Self {
+    /// A context for a worker (or the test kit) that reaches its connections
+    /// through `route` and applies `limit` to handles' writes.
+    pub(crate) fn new(local: SocketAddr, route: Route, limit: usize) -> Self {
         Conn {
             out: Vec::new(),
-            peer,
+            peer: local,
             local,
             queued: 0,
             close: false,
             shutdown_write: false,
             write_closed: false,
+            notify_drain: false,
+            timer: TimerRequest::Keep,
+            limit,
+            key: 0,
+            id: 0,
+            state: None,
+            route,
         }
     }
 
-    /// Makes the context ready for a callback of another (or the same)
-    /// connection, keeping the output buffer's allocation.
+    /// Makes the context ready for a callback of connection `key`/`id`,
+    /// keeping the output buffer's allocation. `state` is the connection's
+    /// handle state, moved in for the callback and taken back by
+    /// [`finish`](Conn::finish).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn reset(
         &mut self,
         peer: SocketAddr,
         local: SocketAddr,
+        key: usize,
+        id: u64,
         queued: usize,
         write_closed: bool,
+        state: Option<Arc<ConnState>>,
     ) {
         self.out.clear();
         self.peer = peer;
         self.local = local;
+        self.key = key;
+        self.id = id;
         self.queued = queued;
         self.close = false;
         self.shutdown_write = false;
         self.write_closed = write_closed;
+        self.notify_drain = false;
+        self.timer = TimerRequest::Keep;
+        self.state = state;
+    }
+
+    /// Ends a callback: gives back the connection's handle state.
+    pub(crate) fn finish(&mut self) -> Option<Arc<ConnState>> {
+        self.state.take()
     }
 
     /// Queues `data` to be sent to the peer.
@@ -87,6 +133,41 @@ impl Conn {
     pub fn shutdown_write(&mut self) {
         self.shutdown_write = true;
         self.write_closed = true;
+    }
+
+    /// Asks for one [`on_drain`](crate::Handler::on_drain) call once all the
+    /// output written so far has been taken by the socket: how a handler that
+    /// produces data (rather than answering it) writes the next chunk only as
+    /// fast as the peer reads.
+    pub fn notify_on_drain(&mut self) {
+        self.notify_drain = true;
+    }
+
+    /// Sets the connection's timer: [`on_timer`](crate::Handler::on_timer) is
+    /// called once `after` this long, unless the timer is set again (which
+    /// replaces it) or cancelled first. One timer per connection; for several
+    /// deadlines keep them in the handler and set the earliest.
+    pub fn set_timer(&mut self, after: Duration) {
+        self.timer = TimerRequest::Set(after);
+    }
+
+    /// Cancels the connection's timer, if set.
+    pub fn cancel_timer(&mut self) {
+        self.timer = TimerRequest::Cancel;
+    }
+
+    /// A handle to write to this connection, or close it, from any thread
+    /// (see [`ConnHandle`]). Handles of one connection share their state;
+    /// asking again is cheap.
+    pub fn handle(&mut self) -> ConnHandle {
+        let limit = self.limit;
+        let pending = self.queued + self.out.len();
+        let state = self.state.get_or_insert_with(|| {
+            let state = ConnState::new(limit);
+            state.set_pending(pending);
+            Arc::new(state)
+        });
+        ConnHandle::new(self.route.clone(), Arc::clone(state), self.key, self.id)
     }
 
     /// The address of the peer.
@@ -126,5 +207,15 @@ impl Conn {
     /// Whether the handler asked to shut down the write side in this callback.
     pub(crate) fn wants_shutdown_write(&self) -> bool {
         self.shutdown_write
+    }
+
+    /// Whether the handler asked for `on_drain` in this callback.
+    pub(crate) fn wants_drain(&self) -> bool {
+        self.notify_drain
+    }
+
+    /// What the handler asked of the timer in this callback.
+    pub(crate) fn timer_request(&self) -> TimerRequest {
+        self.timer
     }
 }

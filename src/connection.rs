@@ -10,11 +10,13 @@ use std::any::Any;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;
-use crate::conn::Conn;
+use crate::conn::{Conn, TimerRequest};
 use crate::handler::{CloseReason, Handler};
+use crate::push::{Command, ConnState};
 use crate::stats::{Counters, bump};
 
 /// Reads done for one readiness event before the connection yields to others.
@@ -28,11 +30,11 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// A byte stream the connection reads and writes, non-blocking.
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN).
-    fn shutdown_write(&self) -> io::Result<()>;
+    fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
 impl Stream for mio::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
 }
@@ -42,9 +44,10 @@ impl Stream for mio::net::TcpStream {
 pub(crate) enum Step {
     /// Keep it; wait for the next event.
     Open,
-    /// Keep it; it stopped reading for fairness with data left, so call
-    /// [`Connection::readable`] again soon even without an event.
-    MoreToRead,
+    /// Keep it; it has work left (data to read after using its read budget,
+    /// or an `on_drain` due), so call [`Connection::resume`] again soon, after
+    /// the other connections, even without an event.
+    Yield,
     /// Remove it and call [`Connection::finish`] with this reason.
     Close(CloseReason),
     /// A callback panicked: remove it and drop it without `on_close`.
@@ -69,6 +72,11 @@ pub(crate) struct Io<'a> {
 pub(crate) struct Connection<S> {
     stream: S,
     handler: Box<dyn Handler>,
+    key: usize,
+    id: u64,
+    /// Shared with the connection's handles, once a handler asked for one.
+    state: Option<Arc<ConnState>>,
+    user_timer: Option<Instant>,
     pending: Vec<u8>,
     peer: SocketAddr,
     local: SocketAddr,
@@ -80,6 +88,8 @@ pub(crate) struct Connection<S> {
     read_paused: bool,
     fin_wanted: bool,
     fin_sent: bool,
+    drain_wanted: bool,
+    more_to_read: bool,
 }
 
 impl<S: Stream> Connection<S> {
@@ -89,10 +99,16 @@ impl<S: Stream> Connection<S> {
         local: SocketAddr,
         handler: Box<dyn Handler>,
         now: Instant,
+        key: usize,
+        id: u64,
     ) -> Self {
         Connection {
             stream,
             handler,
+            key,
+            id,
+            state: None,
+            user_timer: None,
             pending: Vec::new(),
             peer,
             local,
@@ -104,6 +120,31 @@ impl<S: Stream> Connection<S> {
             read_paused: false,
             fin_wanted: false,
             fin_sent: false,
+            drain_wanted: false,
+            more_to_read: false,
+        }
+    }
+
+    pub(crate) fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    pub(crate) fn stream_ref(&self) -> &S {
+        &self.stream
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Tells the connection's handles (if any) how much output it holds and
+    /// whether it is closing, after an event that ended in `step`.
+    pub(crate) fn publish(&self, step: Step) {
+        if let Some(state) = &self.state {
+            state.set_pending(self.pending.len());
+            if self.closing.is_some() || !matches!(step, Step::Open | Step::Yield) {
+                state.set_closed();
+            }
         }
     }
 
@@ -151,6 +192,12 @@ impl<S: Stream> Connection<S> {
             let step = self.callback_with(io.conn, io.now, io.config, io.counters, |h, c| {
                 h.on_data(c, data)
             });
+            if step == Step::Yield {
+                // An `on_drain` is due: serve it (and the rest of the input)
+                // after the other connections.
+                self.more_to_read = true;
+                return step;
+            }
             if step != Step::Open || self.closing.is_some() {
                 return step;
             }
@@ -164,7 +211,68 @@ impl<S: Stream> Connection<S> {
                 return Step::Open;
             }
         }
-        Step::MoreToRead
+        self.more_to_read = true;
+        Step::Yield
+    }
+
+    /// Does the work left by a [`Step::Yield`]: a due `on_drain`, then the
+    /// reads left when the read budget ran out.
+    pub(crate) fn resume(&mut self, io: &mut Io<'_>) -> Step {
+        let mut step = Step::Open;
+        if self.drain_due() {
+            self.drain_wanted = false;
+            step = self.callback(io, |h, c| h.on_drain(c));
+        }
+        if matches!(step, Step::Open | Step::Yield) && self.more_to_read {
+            self.more_to_read = false;
+            match self.readable(io) {
+                Step::Open => {}
+                other => step = other,
+            }
+        }
+        step
+    }
+
+    /// A command from a [`ConnHandle`](crate::ConnHandle).
+    pub(crate) fn command(&mut self, command: Command, io: &mut Io<'_>) -> Step {
+        match command {
+            Command::Write(data) => {
+                if let Some(state) = &self.state {
+                    state.taken(data.len());
+                }
+                if self.closing.is_some() || self.fin_wanted {
+                    return Step::Open;
+                }
+                if let Err(e) = self.send(&data, io.now, io.counters) {
+                    return Step::Close(CloseReason::from_io(&e));
+                }
+            }
+            Command::Close => {
+                if self.closing.is_none() {
+                    self.closing = Some(if self.read_closed {
+                        CloseReason::PeerClosed
+                    } else {
+                        CloseReason::Handler
+                    });
+                }
+            }
+        }
+        let step = self.advance(io);
+        self.settle(step)
+    }
+
+    fn drain_due(&self) -> bool {
+        self.drain_wanted && self.pending.is_empty() && !self.fin_sent && self.closing.is_none()
+    }
+
+    /// Turns `Open` into `Yield` when an `on_drain` is due, so the driver
+    /// calls it after serving the others (a producer never starves them).
+    fn settle(&self, step: Step) -> Step {
+        if step == Step::Open && self.drain_due() {
+            Step::Yield
+        } else {
+            step
+        }
     }
 
     /// The socket may take more output.
@@ -178,11 +286,15 @@ impl<S: Stream> Connection<S> {
         if self.read_paused && self.pending.len() <= io.config.write_buffer_limit / 2 {
             self.read_paused = false;
             match self.advance(io) {
-                Step::Open => return self.readable(io),
+                Step::Open => {
+                    let step = self.readable(io);
+                    return self.settle(step);
+                }
                 step => return step,
             }
         }
-        self.advance(io)
+        let step = self.advance(io);
+        self.settle(step)
     }
 
     /// The server is shutting down: finish writing, then close gracefully.
@@ -201,6 +313,9 @@ impl<S: Stream> Connection<S> {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
         };
+        if self.closing.is_none() {
+            earliest(self.user_timer);
+        }
         if let (Some(since), Some(timeout)) = (self.stalled_since, config.write_timeout) {
             earliest(since.checked_add(timeout));
         }
@@ -224,6 +339,15 @@ impl<S: Stream> Connection<S> {
             if now.saturating_duration_since(since) >= timeout {
                 bump(&io.counters.write_timeouts, 1);
                 return Step::Close(CloseReason::WriteTimeout);
+            }
+        }
+        if let Some(at) = self.user_timer {
+            if now >= at && self.closing.is_none() {
+                self.user_timer = None;
+                let step = self.callback(io, |h, c| h.on_timer(c));
+                if step != Step::Open {
+                    return step;
+                }
             }
         }
         if let Some(timeout) = io.config.idle_timeout {
@@ -275,9 +399,19 @@ impl<S: Stream> Connection<S> {
         f: impl FnOnce(&mut dyn Handler, &mut Conn),
     ) -> Step {
         let write_closed = self.fin_wanted || self.closing.is_some();
-        conn.reset(self.peer, self.local, self.pending.len(), write_closed);
+        conn.reset(
+            self.peer,
+            self.local,
+            self.key,
+            self.id,
+            self.pending.len(),
+            write_closed,
+            self.state.take(),
+        );
         let handler = &mut *self.handler;
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(handler, conn))) {
+        let result = catch_unwind(AssertUnwindSafe(|| f(handler, conn)));
+        self.state = conn.finish();
+        if let Err(panic) = result {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked, closing its connection: {}",
@@ -301,7 +435,16 @@ impl<S: Stream> Connection<S> {
         if conn.wants_shutdown_write() {
             self.fin_wanted = true;
         }
-        self.advance_at(now, config, counters, conn)
+        if conn.wants_drain() {
+            self.drain_wanted = true;
+        }
+        match conn.timer_request() {
+            TimerRequest::Keep => {}
+            TimerRequest::Set(after) => self.user_timer = now.checked_add(after),
+            TimerRequest::Cancel => self.user_timer = None,
+        }
+        let step = self.advance_at(now, config, counters, conn);
+        self.settle(step)
     }
 
     fn advance(&mut self, io: &mut Io<'_>) -> Step {
@@ -371,7 +514,8 @@ impl<S: Stream> Connection<S> {
                 Err(_) => return Step::Close(reason),
             }
         }
-        Step::MoreToRead
+        self.more_to_read = true;
+        Step::Yield
     }
 
     /// Writes `data` after what is pending; keeps what the socket refuses.

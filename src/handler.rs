@@ -31,6 +31,11 @@ use crate::Conn;
 ///    times if the handler keeps the connection open.
 /// 4. [`on_read_closed`](Handler::on_read_closed), at most once, when the peer
 ///    shut down its write side (EOF). No `on_data` comes after it.
+///
+///    Between these, when the handler asked for them:
+///    [`on_drain`](Handler::on_drain) once the output is all taken by the
+///    socket ([`Conn::notify_on_drain`]), [`on_timer`](Handler::on_timer) when
+///    its timer expires ([`Conn::set_timer`]).
 /// 5. [`on_close`](Handler::on_close), exactly once, when the connection is
 ///    gone, unless a callback panicked.
 ///
@@ -114,6 +119,22 @@ pub trait Handler {
         conn.close();
     }
 
+    /// All output written so far has been taken by the socket, after the
+    /// handler asked with [`Conn::notify_on_drain`]; once per request. The
+    /// default does nothing.
+    ///
+    /// A producer (a file sender, RFC 864 chargen) writes a chunk, asks for
+    /// this, and writes the next chunk here: it goes as fast as the peer reads,
+    /// with one chunk of memory.
+    fn on_drain(&mut self, conn: &mut Conn) {
+        let _ = conn;
+    }
+
+    /// The timer set with [`Conn::set_timer`] expired. The default does nothing.
+    fn on_timer(&mut self, conn: &mut Conn) {
+        let _ = conn;
+    }
+
     /// The connection is closed, for `reason`. Nothing can be written any more.
     /// The default does nothing.
     fn on_close(&mut self, reason: CloseReason) {
@@ -133,6 +154,12 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
     }
     fn on_idle_timeout(&mut self, conn: &mut Conn) {
         (**self).on_idle_timeout(conn)
+    }
+    fn on_drain(&mut self, conn: &mut Conn) {
+        (**self).on_drain(conn)
+    }
+    fn on_timer(&mut self, conn: &mut Conn) {
+        (**self).on_timer(conn)
     }
     fn on_close(&mut self, reason: CloseReason) {
         (**self).on_close(reason)

@@ -51,9 +51,11 @@ mod conn;
 mod connection;
 mod error;
 mod handler;
+mod push;
 mod server;
 mod socket;
 mod stats;
+pub mod testing;
 mod worker;
 
 pub use builder::{
@@ -63,5 +65,6 @@ pub use builder::{
 pub use conn::Conn;
 pub use error::{Error, Result};
 pub use handler::{CloseReason, Echo, Handler};
+pub use push::{ConnHandle, PushError};
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;

@@ -19,7 +19,7 @@ use crate::worker::{LISTENER, Msg, Seed, WAKER};
 /// How other threads reach one worker.
 pub(crate) struct Remote {
     pub(crate) tx: Sender<Msg>,
-    pub(crate) waker: Waker,
+    pub(crate) waker: Arc<Waker>,
 }
 
 /// What the workers and handles of one server share.
@@ -144,7 +144,10 @@ impl TcpServer {
             let waker = Waker::new(poll.registry(), WAKER).map_err(event_loop)?;
             let (tx, rx) = mpsc::channel();
             polls.push(poll);
-            remotes.push(Remote { tx, waker });
+            remotes.push(Remote {
+                tx,
+                waker: Arc::new(waker),
+            });
             inboxes.push(rx);
         }
         polls[0]

@@ -20,6 +20,7 @@ use crate::conn::Conn;
 use crate::connection::{Connection, Io, Step, panic_message};
 use crate::error::{Error, Result};
 use crate::handler::CloseReason;
+use crate::push::{Push, Route};
 use crate::server::Shared;
 use crate::socket;
 use crate::stats::bump;
@@ -44,13 +45,13 @@ const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(1);
 pub(crate) enum Msg {
     /// A connection accepted by worker 0 for this worker to serve.
     Conn(TcpStream, SocketAddr),
+    /// A command from a connection's handle.
+    Push(Push),
 }
 
 /// A connection and the driver's bookkeeping for it.
 struct Entry {
     conn: Connection<TcpStream>,
-    /// Tells a reused slab slot from the connection a stale timer was for.
-    id: u64,
     /// The deadline of this connection's newest entry in the timer heap.
     timer_at: Option<Instant>,
 }
@@ -110,7 +111,14 @@ impl Worker {
             inbox,
             listener,
         } = seed;
-        let local = shared.local_addr;
+        let scratch = Conn::new(
+            shared.local_addr,
+            Route {
+                tx: shared.remotes[index].tx.clone(),
+                waker: Some(Arc::clone(&shared.remotes[index].waker)),
+            },
+            shared.config.write_buffer_limit,
+        );
         Worker {
             index,
             poll,
@@ -131,7 +139,7 @@ impl Worker {
             more: Vec::new(),
             next_id: 0,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
-            scratch: Conn::new(local, local),
+            scratch,
             shutdown_deadline: None,
         }
     }
@@ -165,7 +173,7 @@ impl Worker {
                             if writable {
                                 step = conn.writable(io);
                             }
-                            if readable && matches!(step, Step::Open | Step::MoreToRead) {
+                            if readable && matches!(step, Step::Open | Step::Yield) {
                                 step = conn.readable(io);
                             }
                             step
@@ -174,17 +182,15 @@ impl Worker {
                 }
             }
             while let Ok(msg) = self.inbox.try_recv() {
-                match msg {
-                    Msg::Conn(stream, peer) => self.register(stream, peer, now),
-                }
+                self.receive(msg, now);
             }
             if self.shutdown_deadline.is_none() && self.shared.shutdown.load(Acquire) {
                 self.begin_shutdown(now);
             }
             self.resume_accepting(now);
             for (key, id) in std::mem::take(&mut self.more) {
-                if self.conns.get(key).is_some_and(|e| e.id == id) {
-                    self.drive(key, now, |conn, io| conn.readable(io));
+                if self.conns.get(key).is_some_and(|e| e.conn.id() == id) {
+                    self.drive(key, now, |conn, io| conn.resume(io));
                 }
             }
             self.fire_timers(now);
@@ -196,9 +202,20 @@ impl Worker {
                     // The acceptor closed after its last send: anything still
                     // in the inbox is here now.
                     match self.inbox.try_recv() {
-                        Ok(Msg::Conn(stream, peer)) => self.register(stream, peer, now),
+                        Ok(msg) => self.receive(msg, now),
                         Err(_) => return Ok(()),
                     }
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, msg: Msg, now: Instant) {
+        match msg {
+            Msg::Conn(stream, peer) => self.register(stream, peer, now),
+            Msg::Push(Push { key, id, command }) => {
+                if self.conns.get(key).is_some_and(|e| e.conn.id() == id) {
+                    self.drive(key, now, |conn, io| conn.command(command, io));
                 }
             }
         }
@@ -244,10 +261,11 @@ impl Worker {
             let change = (pending_after as u64).wrapping_sub(pending_before as u64);
             bump(&self.shared.counters[self.index].buffered_bytes, change);
         }
+        entry.conn.publish(step);
         match step {
             Step::Open => self.schedule(key),
-            Step::MoreToRead => {
-                let id = entry.id;
+            Step::Yield => {
+                let id = entry.conn.id();
                 self.more.push((key, id));
                 self.schedule(key);
             }
@@ -265,7 +283,7 @@ impl Worker {
         if let Some(at) = entry.conn.deadline(&self.shared.config) {
             if entry.timer_at.is_none_or(|t| at < t) {
                 entry.timer_at = Some(at);
-                self.timers.push(Reverse((at, key, entry.id)));
+                self.timers.push(Reverse((at, key, entry.conn.id())));
             }
         }
     }
@@ -279,7 +297,7 @@ impl Worker {
             let Some(entry) = self.conns.get_mut(key) else {
                 continue;
             };
-            if entry.id != id || entry.timer_at != Some(at) {
+            if entry.conn.id() != id || entry.timer_at != Some(at) {
                 continue;
             }
             entry.timer_at = None;
@@ -473,8 +491,7 @@ impl Worker {
         let id = self.next_id;
         self.next_id += 1;
         slot.insert(Entry {
-            conn: Connection::new(stream, peer, local, handler, now),
-            id,
+            conn: Connection::new(stream, peer, local, handler, now, key, id),
             timer_at: None,
         });
         log::debug!("connection from {peer} opened on worker {}", self.index);

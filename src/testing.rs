@@ -1,0 +1,400 @@
+//! A test kit that drives any [`Handler`] in memory: no sockets, no threads,
+//! no clock, deterministic.
+//!
+//! [`Harness`] puts the handler behind the same connection state machine the
+//! server uses (output buffering, backpressure, half-close, graceful close,
+//! timers, [`ConnHandle`](crate::ConnHandle) commands), in front of an
+//! in-memory peer. The test plays the peer: it sends bytes, reads what the
+//! handler wrote, half-closes, lets virtual time pass, and checks whether the
+//! connection closed and why.
+//!
+//! # Examples
+//!
+//! ```
+//! use echo_server::testing::Harness;
+//! use echo_server::{CloseReason, Echo};
+//!
+//! let mut peer = Harness::open(Echo);
+//! peer.send(b"hel").send(b"lo");
+//! assert_eq!(peer.read(), b"hello");
+//! peer.half_close();
+//! assert!(peer.saw_eof());
+//! assert_eq!(peer.close_reason(), Some(CloseReason::PeerClosed));
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use crate::TcpServer;
+use crate::builder::Config;
+use crate::conn::Conn;
+use crate::connection::{Connection, Io, Step, Stream};
+use crate::handler::{CloseReason, Handler};
+use crate::push::{Push, Route};
+use crate::stats::Counters;
+use crate::worker::Msg;
+
+/// How many `on_drain` rounds one call may run before the kit decides the
+/// handler produces without end.
+const MAX_ROUNDS: usize = 100_000;
+
+/// The in-memory peer's side of the connection.
+#[derive(Debug, Default)]
+struct MemStream {
+    input: Vec<u8>,
+    input_read: usize,
+    eof: bool,
+    reset: bool,
+    output: Vec<u8>,
+    window: usize,
+    write_shut: bool,
+}
+
+impl Read for MemStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.reset {
+            return Err(io::ErrorKind::ConnectionReset.into());
+        }
+        let left = &self.input[self.input_read..];
+        if left.is_empty() {
+            return if self.eof {
+                Ok(0)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+        }
+        let n = left.len().min(buf.len());
+        buf[..n].copy_from_slice(&left[..n]);
+        self.input_read += n;
+        if self.input_read == self.input.len() {
+            self.input.clear();
+            self.input_read = 0;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for MemStream {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.reset || self.write_shut {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let room = self.window.saturating_sub(self.output.len());
+        if room == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = room.min(data.len());
+        self.output.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Stream for MemStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.write_shut = true;
+        Ok(())
+    }
+}
+
+/// How the connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Closed(CloseReason),
+    Panicked,
+}
+
+/// Configures a [`Harness`]: addresses, the server options that shape a
+/// connection, and how much the in-memory peer buffers.
+#[derive(Debug)]
+#[must_use]
+pub struct HarnessBuilder {
+    peer: SocketAddr,
+    local: SocketAddr,
+    window: usize,
+    config: Config,
+}
+
+impl HarnessBuilder {
+    /// The peer's address, as the handler sees it. Default: `127.0.0.1:40000`.
+    pub fn peer_addr(mut self, addr: SocketAddr) -> Self {
+        self.peer = addr;
+        self
+    }
+
+    /// The local address, as the handler sees it. Default: `127.0.0.1:7`.
+    pub fn local_addr(mut self, addr: SocketAddr) -> Self {
+        self.local = addr;
+        self
+    }
+
+    /// How many bytes the peer's side holds unread before writes would block,
+    /// like a socket buffer. Default: 256 KiB.
+    pub fn peer_window(mut self, bytes: usize) -> Self {
+        self.window = bytes;
+        self
+    }
+
+    /// As [`TcpServerBuilder::write_buffer_limit`](crate::TcpServerBuilder::write_buffer_limit).
+    pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
+        self.config.write_buffer_limit = bytes.max(1);
+        self
+    }
+
+    /// As [`TcpServerBuilder::idle_timeout`](crate::TcpServerBuilder::idle_timeout).
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.idle_timeout = timeout.into();
+        self
+    }
+
+    /// As [`TcpServerBuilder::write_timeout`](crate::TcpServerBuilder::write_timeout).
+    pub fn write_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.write_timeout = timeout.into();
+        self
+    }
+
+    /// Opens the connection: the handler's `on_open` runs.
+    pub fn open(self, handler: impl Handler + 'static) -> Harness {
+        let (tx, rx) = mpsc::channel();
+        let now = Instant::now();
+        let stream = MemStream {
+            window: self.window,
+            ..MemStream::default()
+        };
+        let route = Route { tx, waker: None };
+        let mut harness = Harness {
+            conn: Some(Connection::new(
+                stream,
+                self.peer,
+                self.local,
+                Box::new(handler),
+                now,
+                0,
+                0,
+            )),
+            scratch: Conn::new(self.local, route, self.config.write_buffer_limit),
+            buf: vec![0; 64 * 1024],
+            counters: Counters::default(),
+            config: self.config,
+            now,
+            rx,
+            end: None,
+            read_total: 0,
+            leftover: Vec::new(),
+        };
+        harness.step(|conn, io| conn.open(io));
+        harness
+    }
+}
+
+/// One connection of a handler, driven in memory; the test plays the peer.
+///
+/// Made by [`Harness::open`] or [`Harness::builder`]. Each method that acts
+/// as the peer runs the handler callbacks it causes, in the order the server
+/// would, before it returns.
+pub struct Harness {
+    conn: Option<Connection<MemStream>>,
+    scratch: Conn,
+    buf: Vec<u8>,
+    counters: Counters,
+    config: Config,
+    now: Instant,
+    rx: Receiver<Msg>,
+    end: Option<End>,
+    read_total: usize,
+    /// Output delivered to the peer before the connection closed, unread.
+    leftover: Vec<u8>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("unread", &self.unread())
+            .field("read_total", &self.read_total)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// A builder, with the server's defaults for the options it takes.
+    pub fn builder() -> HarnessBuilder {
+        let mut config = TcpServer::builder()
+            .workers(1)
+            .config()
+            .expect("the default configuration is valid");
+        config.write_timeout = None;
+        HarnessBuilder {
+            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
+            local: SocketAddr::from((Ipv4Addr::LOCALHOST, 7)),
+            window: 256 * 1024,
+            config,
+        }
+    }
+
+    /// Opens a connection to `handler` with the defaults: `on_open` runs.
+    pub fn open(handler: impl Handler + 'static) -> Harness {
+        Harness::builder().open(handler)
+    }
+
+    /// The peer sends `data`: the handler gets it (in one or more `on_data`
+    /// calls, as the server's read buffer cuts it), unless the connection
+    /// stopped reading.
+    pub fn send(&mut self, data: &[u8]) -> &mut Self {
+        if let Some(conn) = &mut self.conn {
+            conn.stream_mut().input.extend_from_slice(data);
+            self.step(|conn, io| conn.readable(io));
+        }
+        self
+    }
+
+    /// The peer shuts down its write side (EOF).
+    pub fn half_close(&mut self) -> &mut Self {
+        if let Some(conn) = &mut self.conn {
+            conn.stream_mut().eof = true;
+            self.step(|conn, io| conn.readable(io));
+        }
+        self
+    }
+
+    /// The peer resets the connection.
+    pub fn reset(&mut self) -> &mut Self {
+        if let Some(conn) = &mut self.conn {
+            conn.stream_mut().reset = true;
+            self.step(|conn, io| conn.readable(io));
+        }
+        self
+    }
+
+    /// The peer reads everything the handler's output has delivered so far;
+    /// the room this makes lets pending output flow (and `on_drain` run).
+    pub fn read(&mut self) -> Vec<u8> {
+        self.read_at_most(usize::MAX)
+    }
+
+    /// The peer reads at most `max` bytes, as a slow reader would.
+    pub fn read_at_most(&mut self, max: usize) -> Vec<u8> {
+        let delivered = match &mut self.conn {
+            Some(conn) => &mut conn.stream_mut().output,
+            None => &mut self.leftover,
+        };
+        let n = max.min(delivered.len());
+        let data: Vec<u8> = delivered.drain(..n).collect();
+        self.read_total += data.len();
+        self.step(|conn, io| conn.writable(io));
+        data
+    }
+
+    /// Virtual time passes: timers that fall due run (the handler's timer, the
+    /// idle and write timeouts, the end of a graceful close).
+    pub fn advance(&mut self, by: Duration) -> &mut Self {
+        self.now += by;
+        self.step(|conn, io| conn.on_timer(io));
+        self
+    }
+
+    /// Applies the writes and closes that [`ConnHandle`](crate::ConnHandle)s
+    /// of this connection queued, as the worker would when woken.
+    pub fn run_commands(&mut self) -> &mut Self {
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Push(Push { command, .. }) = msg {
+                self.step(|conn, io| conn.command(command, io));
+            }
+        }
+        self
+    }
+
+    /// The server shuts down: the connection finishes its output and closes.
+    pub fn shutdown(&mut self) -> &mut Self {
+        self.step(|conn, io| conn.shutdown(io));
+        self
+    }
+
+    /// Bytes the handler wrote that the peer has not read yet, whether
+    /// delivered to its window or still pending in the connection.
+    pub fn unread(&self) -> usize {
+        match &self.conn {
+            Some(conn) => conn.pending_len() + conn.stream_ref().output.len(),
+            None => self.leftover.len(),
+        }
+    }
+
+    /// Total bytes the peer has read.
+    pub fn read_total(&self) -> usize {
+        self.read_total
+    }
+
+    /// Whether the peer has read EOF: the handler's write side is shut down
+    /// (or the connection closed) and the peer has read everything before it.
+    pub fn saw_eof(&self) -> bool {
+        match &self.conn {
+            Some(conn) => conn.stream_ref().write_shut && self.unread() == 0,
+            None => self.leftover.is_empty(),
+        }
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// Why the connection closed: `None` while open, and also after a panic.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        match self.end {
+            Some(End::Closed(reason)) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Whether a handler callback panicked (which closed the connection).
+    pub fn panicked(&self) -> bool {
+        self.end == Some(End::Panicked)
+    }
+
+    /// Runs one event on the connection, then any `on_drain` rounds it
+    /// leaves due, then acts on how it ended.
+    fn step(&mut self, f: impl FnOnce(&mut Connection<MemStream>, &mut Io<'_>) -> Step) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let mut io = Io {
+            buf: &mut self.buf,
+            conn: &mut self.scratch,
+            now: self.now,
+            config: &self.config,
+            counters: &self.counters,
+        };
+        let mut step = f(conn, &mut io);
+        let mut rounds = 0;
+        while step == Step::Yield {
+            rounds += 1;
+            assert!(
+                rounds < MAX_ROUNDS,
+                "the handler asked for on_drain {MAX_ROUNDS} times in one go"
+            );
+            step = conn.resume(&mut io);
+        }
+        conn.publish(step);
+        match step {
+            Step::Open | Step::Yield => {}
+            Step::Close(reason) => {
+                if let Some(mut conn) = self.conn.take() {
+                    self.leftover = std::mem::take(&mut conn.stream_mut().output);
+                    conn.finish(reason, &self.counters);
+                    self.end = Some(End::Closed(reason));
+                }
+            }
+            Step::Panicked => {
+                if let Some(mut conn) = self.conn.take() {
+                    self.leftover = std::mem::take(&mut conn.stream_mut().output);
+                }
+                self.end = Some(End::Panicked);
+            }
+        }
+    }
+}
