@@ -83,7 +83,16 @@ pub(crate) struct Seed {
 impl Seed {
     /// Runs the worker's event loop on this thread until the server stops.
     pub(crate) fn run(self, shared: Arc<Shared>) -> Result<()> {
-        Worker::new(self, shared).run()
+        let acceptor = self.listener.is_some();
+        let result = Worker::new(self, Arc::clone(&shared)).run();
+        if acceptor && !shared.acceptor_closed.swap(true, AcqRel) {
+            // Worker 0 failed before closing the listener in a shutdown: the
+            // others must not wait for connections from it.
+            for remote in &shared.remotes {
+                let _ = remote.waker.wake();
+            }
+        }
+        result
     }
 }
 
