@@ -90,6 +90,9 @@ pub(crate) struct Connection<S> {
     fin_sent: bool,
     drain_wanted: bool,
     more_to_read: bool,
+    /// The driver saw the peer's EOF (or an error) announced: reads go on
+    /// until they return it, whatever their size.
+    hup: bool,
 }
 
 impl<S: Stream> Connection<S> {
@@ -122,7 +125,14 @@ impl<S: Stream> Connection<S> {
             fin_sent: false,
             drain_wanted: false,
             more_to_read: false,
+            hup: false,
         }
+    }
+
+    /// The readiness event announced the peer's EOF or an error: the next
+    /// reads must go on until they see it.
+    pub(crate) fn hang_up_announced(&mut self) {
+        self.hup = true;
     }
 
     pub(crate) fn stream_mut(&mut self) -> &mut S {
@@ -206,8 +216,9 @@ impl<S: Stream> Connection<S> {
                 return Step::Open;
             }
             // A short read emptied the socket's receive queue: skip the read
-            // that would only say `WouldBlock`. New data raises a new event.
-            if n < io.buf.len() {
+            // that would only say `WouldBlock`. New data raises a new event;
+            // an EOF the event already announced does not, so read on then.
+            if n < io.buf.len() && !self.hup {
                 return Step::Open;
             }
         }
@@ -505,7 +516,7 @@ impl<S: Stream> Connection<S> {
                 }
                 Ok(n) => {
                     bump(&io.counters.bytes_read, n as u64);
-                    if n < buf.len() {
+                    if n < buf.len() && !self.hup {
                         return Step::Open;
                     }
                 }

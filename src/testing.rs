@@ -257,6 +257,7 @@ impl Harness {
     pub fn half_close(&mut self) -> &mut Self {
         if let Some(conn) = &mut self.conn {
             conn.stream_mut().eof = true;
+            conn.hang_up_announced();
             self.step(|conn, io| conn.readable(io));
         }
         self
@@ -266,6 +267,7 @@ impl Harness {
     pub fn reset(&mut self) -> &mut Self {
         if let Some(conn) = &mut self.conn {
             conn.stream_mut().reset = true;
+            conn.hang_up_announced();
             self.step(|conn, io| conn.readable(io));
         }
         self

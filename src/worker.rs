@@ -176,8 +176,12 @@ impl Worker {
                     LISTENER => self.accept(now),
                     Token(key) => {
                         let writable = event.is_writable() || event.is_error();
-                        let readable = event.is_readable() || event.is_read_closed();
+                        let hup = event.is_read_closed() || event.is_error();
+                        let readable = event.is_readable() || hup;
                         self.drive(key, now, |conn, io| {
+                            if hup {
+                                conn.hang_up_announced();
+                            }
                             let mut step = Step::Open;
                             if writable {
                                 step = conn.writable(io);
