@@ -32,7 +32,7 @@ pub fn serve() -> Result<(), Box<dyn Error>> {
         .filter_map(|kv| kv.split_once('='))
         .collect();
     let get = |k: &str| opts.get(k).and_then(|v| v.parse::<u64>().ok());
-    if opts.get("log").is_some() {
+    if opts.contains_key("log") {
         env_logger::Builder::new()
             .filter_level(log::LevelFilter::Warn)
             .target(env_logger::Target::Stderr)

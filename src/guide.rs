@@ -1,0 +1,363 @@
+//! # Writing handlers
+//!
+//! A guide to writing your own protocol on this crate: what the server calls
+//! when, the rules a handler follows, how to test one without a network, and
+//! a walk through two of the example servers.
+//!
+//! The examples in the repository, each runnable with
+//! `cargo run --example NAME` and tested with `cargo test --examples`:
+//!
+//! | Example | What it shows |
+//! |---|---|
+//! | `examples/echo.rs` | RFC 862 echo: the default handler, nothing to write |
+//! | `examples/discard.rs` | RFC 863: a handler that ignores input |
+//! | `examples/daytime.rs` | RFC 867: write on open, then close gracefully |
+//! | `examples/qotd.rs` | RFC 865: state shared by all connections (a rotating quote) |
+//! | `examples/chargen.rs` | RFC 864: a producer paced by [`on_drain`](crate::Handler::on_drain) |
+//! | `examples/lines.rs` | a line protocol: partial lines, a line cap, CRLF and LF |
+//! | `examples/chat.rs` | broadcast through [`ConnHandle`]s, a policy for slow clients |
+//! | `examples/offload.rs` | slow work on a thread pool, answers through the handle, in order |
+//!
+//!
+//! The files are in the crate's repository, under `examples/`; they share
+//! their command line and line splitter in `examples/common/mod.rs`.
+//!
+//! # A handler is a set of callbacks
+//!
+//! The server makes one [`Handler`] per connection, with the factory given to
+//! [`TcpServerBuilder::handler`](crate::TcpServerBuilder::handler), and calls
+//! it on the worker thread that owns the connection. The handler's fields are
+//! the connection's state. It never sees the socket: each callback gets a
+//! [`Conn`], writes to it and sets requests on it, and the server does the I/O
+//! when the callback returns. Every method has a default, and the defaults
+//! echo.
+//!
+//! The call order, for one connection:
+//!
+//! 1. [`on_open`](crate::Handler::on_open), once, first. A greeting written
+//!    here is sent before anything is read (`daytime` and `qotd` write their
+//!    answer and close right here).
+//! 2. [`on_data`](crate::Handler::on_data), each time bytes arrive, in
+//!    order, cut wherever the network cut them: a line, a message, even a
+//!    UTF-8 character may come in several pieces, and several messages in one.
+//!    The slice borrows the worker's read buffer: copy what you keep.
+//! 3. [`on_idle_timeout`](crate::Handler::on_idle_timeout), if an idle
+//!    timeout is set and the peer sent nothing for that long (the default
+//!    closes; it comes again if you keep the connection).
+//! 4. [`on_read_closed`](crate::Handler::on_read_closed), at most once,
+//!    when the peer shut down its write side. No `on_data` after it. The
+//!    default closes gracefully, after the output already written.
+//! 5. In between, only when asked for: [`on_drain`](crate::Handler::on_drain)
+//!    after [`Conn::notify_on_drain`], [`on_timer`](crate::Handler::on_timer)
+//!    after [`Conn::set_timer`].
+//! 6. [`on_close`](crate::Handler::on_close), exactly once, with the
+//!    [`CloseReason`](crate::CloseReason), unless a callback panicked.
+//!
+//! After [`Conn::close`] (or a [`ConnHandle::close`]) no `on_data` comes any
+//! more, and writes are ignored; the output already written is still sent.
+//!
+//! # The rules
+//!
+//! **Never block a callback.** A worker serves many connections from one
+//! thread: a callback that sleeps, waits for a lock another thread holds for
+//! long, reads a file or calls a database stalls every connection of that
+//! worker. Hand slow work to another thread and answer through a
+//! [`ConnHandle`] ([`Conn::handle`]): it is `Send + Sync + Clone`, its
+//! [`write`](crate::ConnHandle::write) queues bytes for the worker and wakes it, and
+//! its [`close`](crate::ConnHandle::close) closes the connection after them. The
+//! `offload` example does this with a bounded thread pool, and shows what to
+//! mind: answer `BUSY` rather than wait when the pool's queue is full, keep
+//! answers in request order (pool threads finish in any order), and do not
+//! let the default `on_read_closed` close the connection while answers are
+//! still coming.
+//!
+//! **A panic costs one connection.** A panic in a callback is caught: that
+//! connection is closed at once (its pending output dropped, `on_close` not
+//! called), the panic is logged and counted in
+//! [`Stats::handler_panics`](crate::Stats::handler_panics), and the worker
+//! and its other connections carry on. It is still a bug: in code a peer can
+//! reach, do not `unwrap` what the peer controls (parse errors, lengths,
+//! UTF-8); answer with an error and close instead. State shared between
+//! connections must stay consistent if a holder panicked, and `on_close` is
+//! not there to clean up after a panic: the `chat` example forgets a member
+//! whose handle reports [`PushError::Closed`].
+//!
+//! **Output is never dropped, so mind how much you write.** [`Conn::write`]
+//! keeps what the socket refuses until the peer reads it. While a
+//! connection holds more than the
+//! [write buffer limit](crate::TcpServerBuilder::write_buffer_limit) of
+//! unread output, the server stops reading from it (no `on_data`) until half
+//! of it has drained: a peer that sends but never reads cannot grow memory,
+//! as long as each `on_data` writes an amount in proportion to what it read.
+//! A [`ConnHandle`] respects the same limit by refusing with
+//! [`PushError::Full`] instead of growing: decide what that means for your
+//! protocol (drop the message, close the connection, retry later). A peer
+//! that reads nothing at all is closed by the
+//! [write timeout](crate::TcpServerBuilder::write_timeout).
+//!
+//! **Producers write on drain.** A handler that produces data rather than
+//! answering it (a file sender, `chargen`) must not write it all at once:
+//! write a chunk, call [`Conn::notify_on_drain`], and write the next chunk in
+//! [`on_drain`](crate::Handler::on_drain), which comes once the socket has
+//! taken everything written so far. It then goes exactly as fast as the peer
+//! reads, with one chunk of memory; [`Conn::pending_write`] says how much is
+//! still waiting if you need a budget of your own.
+//!
+//! **Timers instead of sleeps.** [`Conn::set_timer`] asks for one
+//! [`on_timer`](crate::Handler::on_timer) after a delay (setting it again
+//! replaces it; [`Conn::cancel_timer`] cancels it). Keep several deadlines in
+//! the handler and set the earliest. The idle and write timeouts are the
+//! server's, set on the builder.
+//!
+//! # Testing with the kit
+//!
+//! [`testing::Harness`](crate::testing::Harness) runs a handler behind the
+//! server's own connection state machine, in memory, with virtual time: the
+//! test plays the peer. Feed input in every chunking that matters (byte by
+//! byte, at random split points), read what came back, half-close, let time
+//! pass, and check how the connection ended. Give the peer a small window
+//! ([`peer_window`](crate::testing::HarnessBuilder::peer_window)) to play a
+//! slow reader, and call
+//! [`run_commands`](crate::testing::Harness::run_commands) to apply what
+//! [`ConnHandle`]s queued, as the worker would when woken.
+//!
+//! ```
+//! use echo_server::testing::Harness;
+//! use echo_server::{CloseReason, Conn, Handler};
+//!
+//! /// Answers each byte with its count so far, then `bye` at the peer's EOF.
+//! #[derive(Default)]
+//! struct Counter(usize);
+//!
+//! impl Handler for Counter {
+//!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+//!         self.0 += data.len();
+//!         conn.write(format!("{}\n", self.0).as_bytes());
+//!     }
+//!     fn on_read_closed(&mut self, conn: &mut Conn) {
+//!         conn.write(b"bye\n");
+//!         conn.close();
+//!     }
+//! }
+//!
+//! let mut peer = Harness::open(Counter::default());
+//! peer.send(b"ab").send(b"c");
+//! assert_eq!(peer.read(), b"2\n3\n");
+//! peer.half_close();
+//! assert_eq!(peer.read(), b"bye\n");
+//! assert!(peer.saw_eof());
+//! assert_eq!(peer.close_reason(), Some(CloseReason::PeerClosed));
+//! ```
+//!
+//! Then one test over loopback, binding port 0, proves the handler against
+//! real sockets; give its reads a timeout as an upper bound only, and wait for
+//! answers, not for time to pass.
+//!
+//! # Walk-through: `lines`
+//!
+//! `examples/lines.rs` answers every line upper-cased. TCP has no lines, only
+//! bytes: `on_data` may get half a line, or a line and a half, or the first
+//! byte of a two-byte `é`. So the handler keeps the start of a line until its
+//! end comes, and only ever upper-cases whole lines. It caps what it keeps: a
+//! peer that never sends a newline must not grow memory, so a line over the
+//! cap gets an error line and the connection is closed.
+//!
+//! A self-contained version (the example shares its splitter with `chat` and
+//! `offload`, and keeps each line's CRLF or LF ending):
+//!
+//! ```
+//! use echo_server::{Conn, Handler};
+//!
+//! struct Lines {
+//!     partial: Vec<u8>,
+//!     max: usize,
+//! }
+//!
+//! impl Handler for Lines {
+//!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+//!         self.partial.extend_from_slice(data);
+//!         // Answer every whole line; keep the start of the next one.
+//!         let mut start = 0;
+//!         while let Some(len) = self.partial[start..].iter().position(|&b| b == b'\n') {
+//!             let line = &self.partial[start..start + len];
+//!             let line = line.strip_suffix(b"\r").unwrap_or(line);
+//!             if line.len() > self.max {
+//!                 return too_long(conn, self.max);
+//!             }
+//!             // A whole line: a UTF-8 character split across reads is whole again.
+//!             match std::str::from_utf8(line) {
+//!                 Ok(text) => conn.write(text.to_uppercase().as_bytes()),
+//!                 Err(_) => conn.write(&line.to_ascii_uppercase()),
+//!             }
+//!             conn.write(b"\n");
+//!             start += len + 1;
+//!         }
+//!         self.partial.drain(..start);
+//!         // No newline yet: never hold more than a line (and its CR).
+//!         if self.partial.len() > self.max + 1 {
+//!             too_long(conn, self.max);
+//!         }
+//!     }
+//! }
+//!
+//! fn too_long(conn: &mut Conn, max: usize) {
+//!     conn.write(format!("ERROR line too long (max {max} bytes)\n").as_bytes());
+//!     conn.close();
+//! }
+//!
+//! # use echo_server::testing::Harness;
+//! let mut peer = Harness::open(Lines { partial: Vec::new(), max: 16 });
+//! let input = "café\r\nπ\n".as_bytes();
+//! for byte in input {
+//!     peer.send(&[*byte]); // the worst chunking there is
+//! }
+//! assert_eq!(peer.read(), "CAFÉ\nΠ\n".as_bytes());
+//! peer.send(&[b'x'; 20]);
+//! assert_eq!(peer.read(), b"ERROR line too long (max 16 bytes)\n");
+//! assert!(peer.saw_eof());
+//! ```
+//!
+//! What to take from it:
+//!
+//! - State that spans reads lives in the handler; it is per connection.
+//! - The answer is written with [`Conn::write`], which never blocks: if the
+//!   peer does not read its answers, the write buffer limit stops the reads.
+//! - The error is written, then [`Conn::close`]: the peer gets the error line,
+//!   then EOF. The close is graceful; nothing written before it is lost.
+//! - In the example, `on_read_closed` answers a last line that had no newline
+//!   before closing.
+//! - Its tests feed the same input byte by byte and at random split points and
+//!   expect the same answer, check a split `é` is upper-cased whole, and check
+//!   the cap with every chunking.
+//!
+//! # Walk-through: `chat`
+//!
+//! `examples/chat.rs` sends each line a client types to every other client. Here
+//! a callback must write to *other* connections, which may live on other
+//! workers: that is what [`ConnHandle`] is for. The handlers share a registry
+//! of handles, `Arc<Mutex<HashMap<id, member>>>`: a connection joins in
+//! `on_open` (with [`Conn::handle`]) and leaves in `on_close`.
+//!
+//! The hard part is a slow client. Writing to its handle never blocks; once
+//! it holds its write buffer limit of unread output, the write fails with
+//! [`PushError::Full`]. The example's policy: drop the message for that
+//! client only, count the drops, and after 100 in a row disconnect it with
+//! [`ConnHandle::close`]. The fast clients never wait, and a slow one costs at
+//! most its write buffer limit.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex, PoisonError};
+//!
+//! use echo_server::{CloseReason, Conn, ConnHandle, Handler, PushError};
+//!
+//! const MAX_DROPS: u32 = 100;
+//!
+//! #[derive(Clone, Default)]
+//! struct Room(Arc<Mutex<HashMap<u64, (ConnHandle, u32)>>>);
+//!
+//! impl Room {
+//!     fn broadcast(&self, from: u64, message: &[u8]) {
+//!         // No I/O under the lock: a handle's write queues and wakes.
+//!         let mut members = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+//!         members.retain(|&id, (handle, drops)| {
+//!             if id == from {
+//!                 return true;
+//!             }
+//!             match handle.write(message) {
+//!                 Ok(()) => *drops = 0,
+//!                 Err(PushError::Full) => {
+//!                     *drops += 1;
+//!                     if *drops == MAX_DROPS {
+//!                         let _ = handle.close(); // too slow: disconnect
+//!                         return false;
+//!                     }
+//!                 }
+//!                 Err(_) => return false, // gone (even without on_close)
+//!             }
+//!             true
+//!         });
+//!     }
+//! }
+//!
+//! struct Chat {
+//!     room: Room,
+//!     id: u64,
+//! }
+//!
+//! impl Handler for Chat {
+//!     fn on_open(&mut self, conn: &mut Conn) {
+//!         let mut members = self.room.0.lock().unwrap_or_else(PoisonError::into_inner);
+//!         members.insert(self.id, (conn.handle(), 0));
+//!     }
+//!     fn on_data(&mut self, _conn: &mut Conn, data: &[u8]) {
+//!         // The real example cuts lines first, as `lines` does.
+//!         self.room.broadcast(self.id, data);
+//!     }
+//!     fn on_close(&mut self, _reason: CloseReason) {
+//!         self.room.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+//!     }
+//! }
+//!
+//! // Two clients in the kit: what one says, the other reads.
+//! # use echo_server::testing::Harness;
+//! let room = Room::default();
+//! let mut a = Harness::open(Chat { room: room.clone(), id: 1 });
+//! let mut b = Harness::open(Chat { room: room.clone(), id: 2 });
+//! a.send(b"hello\n");
+//! b.run_commands(); // b's worker applies what a's handler queued
+//! assert_eq!(b.read(), b"hello\n");
+//! assert_eq!(a.read(), b"");
+//! ```
+//!
+//! What to take from it:
+//!
+//! - Cross-connection writes go through handles, and fail fast: choose a
+//!   policy for [`PushError::Full`] and document it.
+//! - Keep the lock short and free of I/O. Holding it while handing a message
+//!   to every handle also gives every client the same order of messages.
+//! - `on_close` is the place to clean up shared state, but it does not come
+//!   after a panic: treat [`PushError::Closed`] as "gone" too.
+//! - Its tests open several harnesses on one room, play a client that never
+//!   reads (`peer_window` and `write_buffer_limit` small) next to one that
+//!   does, and check the fast one got everything while the slow one got a
+//!   prefix of whole messages and was disconnected.
+//!
+//! # Serving it
+//!
+//! A handler is served by giving its factory to the builder. Bind port 0 in
+//! tests and read the real port from the handle:
+//!
+//! ```no_run
+//! use echo_server::{Conn, Handler, TcpServer};
+//!
+//! struct Upper;
+//!
+//! impl Handler for Upper {
+//!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+//!         conn.write(&data.to_ascii_uppercase());
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), echo_server::Error> {
+//! let server = TcpServer::builder().port(0).handler(|| Upper).spawn()?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown();
+//! server.join()
+//! # }
+//! ```
+//!
+//! [`Handler`]: crate::Handler
+//! [`Conn`]: crate::Conn
+//! [`Conn::write`]: crate::Conn::write
+//! [`Conn::close`]: crate::Conn::close
+//! [`Conn::handle`]: crate::Conn::handle
+//! [`Conn::notify_on_drain`]: crate::Conn::notify_on_drain
+//! [`Conn::set_timer`]: crate::Conn::set_timer
+//! [`Conn::cancel_timer`]: crate::Conn::cancel_timer
+//! [`Conn::pending_write`]: crate::Conn::pending_write
+//! [`ConnHandle`]: crate::ConnHandle
+//! [`ConnHandle::write`]: crate::ConnHandle::write
+//! [`ConnHandle::close`]: crate::ConnHandle::close
+//! [`PushError::Full`]: crate::PushError::Full
+//! [`PushError::Closed`]: crate::PushError::Closed
