@@ -323,12 +323,19 @@ impl Worker {
         let Some(entry) = self.conns.try_remove(key) else {
             return;
         };
-        let counters = &self.shared.counters[self.index];
         let peer = entry.conn.peer_addr();
         let dropped = entry.conn.pending_len() as u64;
-        if dropped > 0 {
-            bump(&counters.buffered_bytes, dropped.wrapping_neg());
+        {
+            let counters = &self.shared.counters[self.index];
+            if dropped > 0 {
+                bump(&counters.buffered_bytes, dropped.wrapping_neg());
+            }
+            bump(&counters.closed, 1);
         }
+        // Counters first, so that what `on_close` tells (a test, say) is
+        // already in the stats.
+        self.release_slot();
+        let counters = &self.shared.counters[self.index];
         match reason {
             Some(reason) => {
                 log::debug!("connection from {peer} closed: {reason:?}");
@@ -336,8 +343,6 @@ impl Worker {
             }
             None => log::debug!("connection from {peer} closed after a handler panic"),
         }
-        bump(&counters.closed, 1);
-        self.release_slot();
     }
 
     /// One connection fewer: wakes the acceptor if it waits at the limit.

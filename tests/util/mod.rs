@@ -1,0 +1,329 @@
+//! Helpers shared by the integration tests: servers on port 0, clients with
+//! bounded timeouts, echo checks, a byte pattern that shows loss and
+//! reordering, and a handler wrapper that reports connection events.
+//!
+//! Every test binary compiles this module but uses only part of it.
+#![allow(dead_code)]
+
+use std::error::Error;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use echo_server::{CloseReason, Conn, Handler, ServerHandle, TcpServer, TcpServerBuilder};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// What every test returns.
+pub type TestResult = Result<(), Box<dyn Error>>;
+
+/// The upper bound on any single wait: a broken server fails the test after
+/// this long instead of hanging it. Never a synchronisation device.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A builder for a server on 127.0.0.1, any free port.
+pub fn builder() -> TcpServerBuilder {
+    TcpServer::builder().host(Ipv4Addr::LOCALHOST).port(0)
+}
+
+/// An echo server on 127.0.0.1, any free port, on background threads.
+pub fn start() -> echo_server::Result<ServerHandle> {
+    builder().spawn()
+}
+
+/// Connects with read and write timeouts of [`TIMEOUT`].
+pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Connects with the given `SO_RCVBUF` and `SO_SNDBUF` (set before the
+/// handshake, so the window is sized for them) and timeouts of [`TIMEOUT`].
+pub fn connect_with_buffers(addr: SocketAddr, recv: usize, send: usize) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_recv_buffer_size(recv)?;
+    socket.set_send_buffer_size(send)?;
+    socket.connect_timeout(&addr.into(), TIMEOUT)?;
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Writes `msg` and reads back exactly as many bytes, which must be `msg`.
+pub fn assert_echo(stream: &mut TcpStream, msg: &[u8]) -> io::Result<()> {
+    stream.write_all(msg)?;
+    let mut back = vec![0; msg.len()];
+    stream.read_exact(&mut back)?;
+    check_same(msg, &back)
+}
+
+/// An error naming the first offset where `got` differs from `expected`.
+pub fn check_same(expected: &[u8], got: &[u8]) -> io::Result<()> {
+    if expected.len() != got.len() {
+        return Err(mismatch(format!(
+            "expected {} bytes, got {}",
+            expected.len(),
+            got.len()
+        )));
+    }
+    match expected.iter().zip(got).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(mismatch(format!(
+            "byte {i} of {}: expected {:#04x}, got {:#04x}",
+            expected.len(),
+            expected[i],
+            got[i]
+        ))),
+    }
+}
+
+fn mismatch(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// Reads one more time and requires a clean EOF: `Ok(0)`, not data, not an
+/// error such as `ConnectionReset` or a timeout.
+pub fn expect_eof(stream: &mut TcpStream) -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte)? {
+        0 => Ok(()),
+        n => Err(mismatch(format!("expected EOF, read {n} more bytes"))),
+    }
+}
+
+/// Reads until the server closed the connection, either way: EOF or a reset.
+/// Data or a timeout is an error.
+pub fn expect_closed(stream: &mut TcpStream) -> io::Result<()> {
+    let mut buf = [0u8; 256];
+    match stream.read(&mut buf) {
+        Ok(0) => Ok(()),
+        Ok(n) => Err(mismatch(format!("expected a close, read {n} bytes"))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Byte `i` of an endless pattern with no short period, so a lost, repeated
+/// or reordered chunk shows at its offset.
+pub fn pattern_byte(i: u64) -> u8 {
+    let word = splitmix64(i >> 3);
+    (word >> ((i & 7) * 8)) as u8
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Fills `buf` with the pattern from `offset` on.
+pub fn fill_pattern(offset: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = pattern_byte(offset + i as u64);
+    }
+}
+
+/// Checks that `buf` is the pattern from `offset` on.
+pub fn verify_pattern(offset: u64, buf: &[u8]) -> io::Result<()> {
+    match buf
+        .iter()
+        .enumerate()
+        .position(|(i, b)| *b != pattern_byte(offset + i as u64))
+    {
+        None => Ok(()),
+        Some(i) => Err(mismatch(format!(
+            "stream byte {}: expected {:#04x}, got {:#04x}",
+            offset + i as u64,
+            pattern_byte(offset + i as u64),
+            buf[i]
+        ))),
+    }
+}
+
+/// Reads `len` bytes of the pattern starting at `offset`, verifying them.
+pub fn read_pattern(stream: &mut TcpStream, offset: u64, len: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0u64;
+    while got < len {
+        let want = buf.len().min((len - got) as usize);
+        let n = stream.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("EOF after {got} of {len} bytes"),
+            ));
+        }
+        verify_pattern(offset + got, &buf[..n])?;
+        got += n as u64;
+    }
+    Ok(())
+}
+
+/// Writes the pattern from `offset` to `end` in chunks of random size.
+pub fn write_pattern(
+    stream: &mut TcpStream,
+    offset: u64,
+    end: u64,
+    rng: &mut fastrand::Rng,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut at = offset;
+    while at < end {
+        let n = rng.usize(1..=buf.len()).min((end - at) as usize);
+        fill_pattern(at, &mut buf[..n]);
+        stream.write_all(&buf[..n])?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// A seed for a randomised test, printed so a failure can be replayed by
+/// setting `TEST_SEED`.
+pub fn seed() -> u64 {
+    let seed = std::env::var("TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("TEST_SEED={seed}");
+    seed
+}
+
+/// Joins a thread, turning its panic into an error.
+pub fn join<T>(thread: std::thread::JoinHandle<T>) -> Result<T, Box<dyn Error>> {
+    thread.join().map_err(|_| "a test thread panicked".into())
+}
+
+/// What a [`Notify`] handler reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// `on_open` of the connection from `peer`.
+    Open { peer: SocketAddr },
+    /// `on_close` of the connection from `peer`.
+    Close {
+        peer: SocketAddr,
+        reason: CloseReason,
+    },
+}
+
+/// Wraps a handler and reports `on_open` and `on_close` on a channel.
+pub struct Notify<H> {
+    inner: H,
+    tx: Sender<Event>,
+    peer: Option<SocketAddr>,
+}
+
+impl<H: Handler> Handler for Notify<H> {
+    fn on_open(&mut self, conn: &mut Conn) {
+        let peer = conn.peer_addr();
+        self.peer = Some(peer);
+        let _ = self.tx.send(Event::Open { peer });
+        self.inner.on_open(conn);
+    }
+
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+        self.inner.on_data(conn, data);
+    }
+
+    fn on_read_closed(&mut self, conn: &mut Conn) {
+        self.inner.on_read_closed(conn);
+    }
+
+    fn on_idle_timeout(&mut self, conn: &mut Conn) {
+        self.inner.on_idle_timeout(conn);
+    }
+
+    fn on_close(&mut self, reason: CloseReason) {
+        self.inner.on_close(reason);
+        let peer = self.peer.expect("on_close without on_open");
+        let _ = self.tx.send(Event::Close { peer, reason });
+    }
+}
+
+/// A handler factory wrapping `make`'s handlers in [`Notify`], and the
+/// receiving end of their events.
+pub fn notify<H, F>(make: F) -> (impl Fn() -> Notify<H> + Send + Sync + 'static, Events)
+where
+    H: Handler + 'static,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let factory = move || Notify {
+        inner: make(),
+        tx: tx.clone(),
+        peer: None,
+    };
+    (factory, Events { rx })
+}
+
+/// The events of a [`notify`] factory, each waited for at most [`TIMEOUT`].
+pub struct Events {
+    rx: Receiver<Event>,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// The next event.
+    pub fn next(&self) -> Result<Event, Box<dyn Error>> {
+        self.rx
+            .recv_timeout(TIMEOUT)
+            .map_err(|e| format!("no handler event within {TIMEOUT:?}: {e}").into())
+    }
+
+    /// The next event, which must be an `on_open`; returns the peer.
+    pub fn expect_open(&self) -> Result<SocketAddr, Box<dyn Error>> {
+        match self.next()? {
+            Event::Open { peer } => Ok(peer),
+            other => Err(format!("expected on_open, got {other:?}").into()),
+        }
+    }
+
+    /// The next event, which must be an `on_close`; returns peer and reason.
+    pub fn expect_close(&self) -> Result<(SocketAddr, CloseReason), Box<dyn Error>> {
+        match self.next()? {
+            Event::Close { peer, reason } => Ok((peer, reason)),
+            other => Err(format!("expected on_close, got {other:?}").into()),
+        }
+    }
+
+    /// The next `n` `on_close` events, skipping `on_open` ones, all within
+    /// [`TIMEOUT`] in total.
+    pub fn closes(&self, n: usize) -> Result<Vec<(SocketAddr, CloseReason)>, Box<dyn Error>> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut closes = Vec::with_capacity(n);
+        while closes.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Event::Close { peer, reason }) => closes.push((peer, reason)),
+                Ok(Event::Open { .. }) => {}
+                Err(e) => {
+                    return Err(
+                        format!("{} of {n} on_close events, then: {e}", closes.len()).into(),
+                    );
+                }
+            }
+        }
+        Ok(closes)
+    }
+
+    /// An event already sent, without waiting.
+    pub fn try_next(&self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+}
