@@ -1,0 +1,186 @@
+//! Echo server benchmark: this crate against tokio, std thread-per-connection and a bare
+//! single-threaded mio loop, each server in its own process.
+//!
+//! ```text
+//! cargo bench --bench echo                         # full run, about 10 minutes on 2 cores
+//! cargo bench --bench echo -- --quick              # CI smoke, under a minute
+//! cargo bench --bench echo -- --servers echo-server --scenarios pingpong --rounds 5
+//! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
+//! ```
+//!
+//! # Method
+//!
+//! The bench binary re-executes itself with `--serve <server>`; the child binds
+//! `127.0.0.1:0` and prints its address. The load comes from the `loadgen` example's
+//! client (one mio event loop, every echoed byte verified). Per run: connect everything,
+//! warm up, then measure requests/s, latency, and the server's CPU seconds
+//! (`/proc/<pid>/stat`) and peak memory (`VmHWM`); the idle scenario reads `VmRSS` before
+//! and after opening the connections. Server order alternates across rounds (A B C D,
+//! then D C B A) and each figure is the median of the rounds. Ratios are to tokio.
+//!
+//! Results: a Markdown table on stdout, `<target>/echo-bench/results.json` and
+//! `<target>/echo-bench/ratios.svg`. The exit status is non-zero if any server failed to
+//! echo correctly. Without `--bench` (as under `cargo test`) only a short smoke check runs.
+//!
+//! # Counting syscalls
+//!
+//! `--show-pids` prints each server's pid as its window starts, for
+//! `strace -c -f -p PID`; `--strace` does that itself and saves the summaries under
+//! `<target>/echo-bench/strace/` (strace slows the server: ignore the speed of such runs).
+
+#[path = "echo/chart.rs"]
+mod chart;
+#[path = "echo/child.rs"]
+mod child;
+#[path = "echo/cli.rs"]
+mod cli;
+// Shared with the loadgen example, which uses the parts this bench does not.
+#[allow(dead_code)]
+#[path = "../examples/loadgen/client.rs"]
+mod client;
+#[path = "echo/measure.rs"]
+mod measure;
+#[path = "echo/paths.rs"]
+mod paths;
+#[path = "echo/plan.rs"]
+mod plan;
+#[path = "echo/procfs.rs"]
+mod procfs;
+#[path = "echo/results.rs"]
+mod results;
+#[path = "echo/save.rs"]
+mod save;
+#[path = "echo/scenarios.rs"]
+mod scenarios;
+#[path = "echo/servers.rs"]
+mod servers;
+#[path = "echo/strace.rs"]
+mod strace;
+#[path = "echo/table.rs"]
+mod table;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::Args;
+use measure::Sample;
+use plan::Plan;
+use results::Cell;
+
+fn main() -> ExitCode {
+    let args = parse_args();
+    if let Some(kind) = args.serve {
+        return servers::serve(kind, args.workers.unwrap_or_else(plan::cpus));
+    }
+    match Plan::new(&args).and_then(|plan| run(&plan, args.svg_out.clone())) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("echo bench: some runs FAILED (see the notes under the table)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("echo bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the command line. Under `cargo test` (no `--bench`) flags meant for the libtest
+/// harness, such as `--nocapture`, may arrive: they are ignored and the smoke check runs.
+fn parse_args() -> Args {
+    match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let ours = std::env::args().any(|a| a == "--bench" || a == "--serve");
+            if ours || e.kind() == clap::error::ErrorKind::DisplayHelp {
+                e.exit();
+            }
+            eprintln!("echo bench: ignoring test-harness arguments");
+            Args::parse_from(["echo"])
+        }
+    }
+}
+
+/// Runs every round of `plan`, prints the tables, saves the files; returns whether every
+/// run succeeded.
+fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String> {
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("echo bench: cannot raise the open-file limit: {e}");
+    }
+    if plan.smoke {
+        eprintln!("echo bench: no --bench flag (cargo test?): smoke check only");
+    }
+    let (rounds, timing) = (plan.rounds, plan.setup.timing);
+    eprintln!(
+        "echo bench: {} server(s) x {} scenario(s) x {rounds} round(s), {:?} warm-up + {:?} each, {} server workers",
+        plan.servers.len(),
+        plan.scenarios.len(),
+        timing.warmup,
+        timing.duration,
+        plan.setup.workers
+    );
+    let mut cells: Vec<Cell> = plan
+        .scenarios
+        .iter()
+        .flat_map(|sc| {
+            plan.servers
+                .iter()
+                .map(|srv| Cell::new(sc.name, sc.describe(), srv.name()))
+        })
+        .collect();
+    for round in 0..rounds {
+        for (si, sc) in plan.scenarios.iter().enumerate() {
+            for srv in plan.order(round) {
+                let tag = format!("{}-{}-r{}", sc.name, srv.name(), round + 1);
+                let result = measure::measure(srv, sc, &plan.setup, &tag);
+                eprintln!(
+                    "[{}/{rounds}] {:<18} {:<12} {}",
+                    round + 1,
+                    sc.name,
+                    srv.name(),
+                    brief(&result)
+                );
+                let k = plan
+                    .servers
+                    .iter()
+                    .position(|s| *s == srv)
+                    .unwrap_or_default();
+                let cell = &mut cells[si * plan.servers.len() + k];
+                match result {
+                    Ok(sample) => cell.rounds.push(sample),
+                    Err(e) => cell.errors.push(e),
+                }
+            }
+        }
+    }
+    results::summarize(&mut cells);
+
+    println!("{}", table::markdown(&cells));
+    for sc in &plan.scenarios {
+        println!("- {}: {}", sc.name, sc.describe());
+    }
+    if !plan.smoke {
+        let written = save::save(plan, &cells, svg_out)?;
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("echo bench: wrote {}", names.join(", "));
+    }
+    Ok(cells.iter().all(|c| !c.failed()))
+}
+
+/// One line per run on stderr.
+fn brief(result: &Result<Sample, String>) -> String {
+    match result {
+        Ok(s) if s.rss_per_conn_bytes.is_some() => format!(
+            "{:.2} KiB per idle connection",
+            s.rss_per_conn_bytes.unwrap_or(0.0) / 1024.0
+        ),
+        Ok(s) => format!(
+            "{:>9.0} req/s  p99 {:>6.0} us  server CPU {:.2} s",
+            s.requests_per_s.unwrap_or(0.0),
+            s.p99_us.unwrap_or(0.0),
+            s.server_cpu_s.unwrap_or(0.0)
+        ),
+        Err(e) => format!("FAILED: {e}"),
+    }
+}

@@ -1,0 +1,84 @@
+//! Starting a server in its own process (this bench binary with `--serve`), and making sure
+//! it is killed and reaped on every path.
+
+use std::env;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use crate::servers::ServerKind;
+
+/// How long a child may take to print its address.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// A running server child; dropping it kills and reaps the process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// Kept open: the child exits when it closes.
+    _stdin: Option<ChildStdin>,
+    pub pid: u32,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn spawn(kind: ServerKind, workers: usize) -> Result<ServerProcess, String> {
+        let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut child = Command::new(exe)
+            .args(["--serve", kind.name(), "--workers", &workers.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {} server: {e}", kind.name()))?;
+        let stdout = child.stdout.take();
+        let mut proc = ServerProcess {
+            pid: child.id(),
+            _stdin: child.stdin.take(),
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            if let Some(out) = stdout {
+                let _ = BufReader::new(out).read_line(&mut line);
+            }
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(STARTUP)
+            .map_err(|_| format!("{} server did not report its address", kind.name()))?;
+        let addr: SocketAddr = line.trim().parse().map_err(|_| {
+            format!(
+                "{} server printed {:?} instead of its address",
+                kind.name(),
+                line.trim()
+            )
+        })?;
+        if !addr.ip().is_loopback() {
+            return Err(format!("{} server bound {addr}, not loopback", kind.name()));
+        }
+        proc.addr = addr;
+        Ok(proc)
+    }
+
+    /// Error if the child has exited.
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("server exited: {status}")),
+            Err(e) => Err(format!("cannot check the server: {e}")),
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,55 @@
+//! Command line of the bench binary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::servers::ServerKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "Echo server benchmark: this crate against tokio, thread-per-connection and bare mio"
+)]
+pub struct Args {
+    /// CI smoke run: short windows, one round, 1,000 idle connections; under a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Rounds per server and scenario; figures are the median (default 3, quick 1).
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Measured window per run, e.g. `5s` (default 5s, quick 1s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Warm-up before each measured window (default 1s, quick 250ms).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Servers to run, comma-separated (tokio is always added: it is the reference).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub servers: Vec<ServerKind>,
+    /// Scenarios to run, comma-separated names (see the table) or prefixes.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Worker threads for the servers that take a count (default: CPUs).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Client event-loop threads.
+    #[arg(long, default_value_t = 1)]
+    pub client_threads: usize,
+    /// Also write the SVG chart here (e.g. into docs/).
+    #[arg(long)]
+    pub svg_out: Option<PathBuf>,
+    /// Print each server's pid when its measured window starts, for `strace -c -f -p PID`.
+    #[arg(long)]
+    pub show_pids: bool,
+    /// Count the server's syscalls with `strace -c -f` during each measured window
+    /// (slows the server down a lot: use for syscall counts, not for speed).
+    #[arg(long)]
+    pub strace: bool,
+    /// Run as a server child (internal).
+    #[arg(long, hide = true)]
+    pub serve: Option<ServerKind>,
+    /// Passed by `cargo bench`; without it (as under `cargo test`) only a smoke check runs.
+    #[arg(long, hide = true)]
+    pub bench: bool,
+}

@@ -1,0 +1,165 @@
+//! One measurement: start a server child, load it with the shared client, read its CPU
+//! time and memory from `/proc`, kill it.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::child::ServerProcess;
+use crate::client::{self, Config, Event};
+use crate::procfs;
+use crate::scenarios::Scenario;
+use crate::servers::ServerKind;
+use crate::strace::Strace;
+
+/// Time budget of one measurement.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timing {
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// How long idle connections are held after the memory reading.
+    pub idle_hold: Duration,
+    pub setup_timeout: Duration,
+}
+
+/// Options that apply to every measurement.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub timing: Timing,
+    pub workers: usize,
+    pub client_threads: usize,
+    pub show_pids: bool,
+    pub strace: bool,
+}
+
+/// Figures of one run; `None` where a figure does not apply (idle) or could not be read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sample {
+    pub requests_per_s: Option<f64>,
+    pub mb_per_s: Option<f64>,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub max_us: Option<f64>,
+    /// Server user + system CPU seconds over the measured window.
+    pub server_cpu_s: Option<f64>,
+    /// Bench process (client) CPU seconds over the same window.
+    pub client_cpu_s: Option<f64>,
+    /// Requests per server CPU-second.
+    pub requests_per_cpu_s: Option<f64>,
+    /// Server peak resident memory (VmHWM) in KiB.
+    pub peak_rss_kib: Option<f64>,
+    /// Idle scenario: server resident memory per connection, in bytes.
+    pub rss_per_conn_bytes: Option<f64>,
+    /// Busiest over idlest connection (echo counts).
+    pub spread: Option<f64>,
+}
+
+#[derive(Default)]
+struct Readings {
+    cpu0: Option<f64>,
+    cpu1: Option<f64>,
+    me0: Option<f64>,
+    me1: Option<f64>,
+    rss_loaded: Option<u64>,
+}
+
+/// Measures `kind` under `sc`; `Err` if the server failed, died, or echoed wrongly.
+pub fn measure(
+    kind: ServerKind,
+    sc: &Scenario,
+    setup: &Setup,
+    tag: &str,
+) -> Result<Sample, String> {
+    let mut server = ServerProcess::spawn(kind, setup.workers)?;
+    let pid = server.pid;
+    let me = std::process::id();
+    let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;
+    let t = setup.timing;
+    let (warmup, duration) = if sc.is_idle() {
+        (Duration::ZERO, t.idle_hold)
+    } else {
+        (t.warmup, t.duration)
+    };
+    let cfg = Config {
+        addr: server.addr,
+        mode: sc.mode,
+        connections: sc.connections,
+        size: sc.size,
+        depth: 1,
+        threads: setup.client_threads,
+        warmup,
+        duration,
+        setup_timeout: t.setup_timeout,
+        hard_timeout: t.setup_timeout + warmup + duration + Duration::from_secs(5),
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let mut r = Readings::default();
+    let mut strace = None;
+    let report = client::run(&cfg, &mut |ev| match ev {
+        Event::Measuring => {
+            if setup.show_pids {
+                eprintln!(
+                    "    {} server pid {pid}: strace -c -f -p {pid}",
+                    kind.name()
+                );
+            }
+            if setup.strace {
+                strace = Strace::attach(pid, tag);
+            }
+            r.cpu0 = procfs::cpu_seconds(pid).ok();
+            r.me0 = procfs::cpu_seconds(me).ok();
+            r.rss_loaded = procfs::status_kib(pid, "VmRSS").ok();
+        }
+        Event::Finished => {
+            r.cpu1 = procfs::cpu_seconds(pid).ok();
+            r.me1 = procfs::cpu_seconds(me).ok();
+            if let Some(s) = strace.take() {
+                s.finish();
+            }
+        }
+        _ => {}
+    })?;
+    server.check_alive()?;
+    if report.errors > 0 {
+        return Err(format!(
+            "{} errors, first: {}",
+            report.errors,
+            report.error_samples.join("; ")
+        ));
+    }
+    let peak = procfs::status_kib(pid, "VmHWM").ok();
+    drop(server);
+
+    let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    let server_cpu_s = delta(r.cpu0, r.cpu1);
+    let mut s = Sample {
+        server_cpu_s,
+        client_cpu_s: delta(r.me0, r.me1),
+        peak_rss_kib: peak.map(|k| k as f64),
+        ..Sample::default()
+    };
+    if sc.is_idle() {
+        let grown = r
+            .rss_loaded
+            .ok_or("no memory reading")?
+            .saturating_sub(rss_before);
+        s.rss_per_conn_bytes = Some(grown as f64 * 1024.0 / sc.connections as f64);
+        return Ok(s);
+    }
+    if report.requests == 0 {
+        return Err("no echo completed in the measured window".into());
+    }
+    let (min, max) = report.min_max_per_conn();
+    s.requests_per_s = Some(report.requests_per_sec());
+    s.mb_per_s = Some(report.mb_per_sec());
+    s.p50_us = Some(report.latency_at(0.50).as_secs_f64() * 1e6);
+    s.p99_us = Some(report.latency_at(0.99).as_secs_f64() * 1e6);
+    s.max_us = Some(report.latency_max().as_secs_f64() * 1e6);
+    s.requests_per_cpu_s = server_cpu_s
+        .filter(|&c| c > 0.0)
+        .map(|c| report.requests as f64 / c);
+    s.spread = (min > 0).then(|| max as f64 / min as f64);
+    Ok(s)
+}

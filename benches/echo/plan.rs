@@ -1,0 +1,105 @@
+//! What a bench invocation runs: servers, scenarios, rounds and timing, from the flags.
+
+use std::num::NonZero;
+use std::thread;
+use std::time::Duration;
+
+use crate::cli::Args;
+use crate::measure::{Setup, Timing};
+use crate::scenarios::{self, Scenario};
+use crate::servers::ServerKind;
+
+#[derive(Debug)]
+pub struct Plan {
+    /// Run without `--bench` (as under `cargo test`): one short scenario, nothing saved.
+    pub smoke: bool,
+    pub quick: bool,
+    pub rounds: usize,
+    pub servers: Vec<ServerKind>,
+    pub scenarios: Vec<Scenario>,
+    pub setup: Setup,
+}
+
+impl Plan {
+    pub fn new(args: &Args) -> Result<Plan, String> {
+        let smoke = !args.bench;
+        let quick = args.quick || smoke;
+        let ms = Duration::from_millis;
+        let timing = Timing {
+            warmup: args
+                .warmup
+                .unwrap_or(if quick { ms(250) } else { ms(1000) }),
+            duration: args.duration.unwrap_or(match (smoke, quick) {
+                (true, _) => ms(300),
+                (_, true) => ms(1000),
+                _ => ms(5000),
+            }),
+            idle_hold: if quick { ms(250) } else { ms(1000) },
+            setup_timeout: Duration::from_secs(30),
+        };
+        let scenarios = if smoke && args.scenarios.is_empty() {
+            scenarios::all(true).into_iter().take(1).collect()
+        } else {
+            pick_scenarios(&args.scenarios, quick)?
+        };
+        Ok(Plan {
+            smoke,
+            quick,
+            rounds: args.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
+            servers: pick_servers(&args.servers),
+            scenarios,
+            setup: Setup {
+                timing,
+                workers: args.workers.unwrap_or_else(cpus),
+                client_threads: args.client_threads,
+                show_pids: args.show_pids,
+                strace: args.strace,
+            },
+        })
+    }
+
+    /// Server order in `round`: as listed, then reversed, alternately (cancels drift).
+    pub fn order(&self, round: usize) -> Vec<ServerKind> {
+        let mut order = self.servers.clone();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        order
+    }
+}
+
+pub fn cpus() -> usize {
+    thread::available_parallelism().map_or(1, NonZero::get)
+}
+
+/// Requested servers in canonical order; tokio always included (the ratio reference).
+fn pick_servers(wanted: &[ServerKind]) -> Vec<ServerKind> {
+    ServerKind::ALL
+        .into_iter()
+        .filter(|k| wanted.is_empty() || wanted.contains(k) || *k == ServerKind::Tokio)
+        .collect()
+}
+
+/// Scenarios named in `wanted` (all if empty); a name that matches no scenario exactly
+/// selects every scenario it is a prefix of (`pingpong` selects all three).
+fn pick_scenarios(wanted: &[String], quick: bool) -> Result<Vec<Scenario>, String> {
+    let all = scenarios::all(quick);
+    let selects = |w: &str, name: &str| {
+        name == w || (!all.iter().any(|s| s.name == w) && name.starts_with(w))
+    };
+    if let Some(bad) = wanted
+        .iter()
+        .find(|w| !all.iter().any(|s| selects(w, s.name)))
+    {
+        let names: Vec<&str> = all.iter().map(|s| s.name).collect();
+        return Err(format!(
+            "unknown scenario {bad:?}; known: {}",
+            names.join(", ")
+        ));
+    }
+    Ok(all
+        .iter()
+        .filter(|s| wanted.is_empty() || wanted.iter().any(|w| selects(w, s.name)))
+        .cloned()
+        .collect())
+}

@@ -1,0 +1,161 @@
+//! Load generator for an echo server: many connections, every echoed byte checked.
+//!
+//! ```text
+//! cargo run --release --example echo &          # listens on 127.0.0.1:7007
+//! cargo run --release --example loadgen -- --connections 100 --size 512 --duration 10s
+//! cargo run --release --example loadgen -- --mode pipeline --depth 16 --json
+//! cargo run --release --example loadgen -- --mode connect --connections 32
+//! ```
+//!
+//! Modes: `pingpong` (one message in flight per connection), `pipeline` (`--depth` in
+//! flight), `connect` (connect, echo one message, close, repeat: connection rate) and
+//! `idle` (open the connections, echo one byte each, hold them).
+//!
+//! Only loopback addresses are accepted unless `--allow-remote` is given. The client is
+//! one mio event loop per `--threads` (default 1) so it leaves the CPU to the server.
+//! A progress line goes to stderr each second; `--json` prints one JSON object on stdout.
+//! Exits with status 1 if any connection failed or any byte came back wrong.
+
+mod client;
+mod output;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use client::{Config, Event, Mode};
+use humantime::parse_duration;
+
+#[derive(Debug, Parser)]
+#[command(about = "Echo server load generator (every echoed byte verified)")]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:7007")]
+    addr: String,
+    /// What each connection does.
+    #[arg(long, value_enum, default_value_t = ModeArg::Pingpong)]
+    mode: ModeArg,
+    /// Connections (concurrent connect loops in connect mode).
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 512)]
+    size: usize,
+    /// Messages in flight per connection (pipeline mode).
+    #[arg(long, default_value_t = 16)]
+    depth: u64,
+    /// Measured time, e.g. `10s`, `500ms`, `2m`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Traffic before the measured window starts (not counted).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Time allowed to open all connections.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// Client event-loop threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Print one JSON object on stdout instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Allow a non-loopback server address.
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Pingpong,
+    Pipeline,
+    Connect,
+    Idle,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns whether the run was clean (no errors).
+fn run(args: &Args) -> Result<bool, String> {
+    let addr = resolve(&args.addr, args.allow_remote)?;
+    if args.connections == 0 || args.size == 0 || args.threads == 0 {
+        return Err("--connections, --size and --threads must be at least 1".into());
+    }
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("loadgen: cannot raise the open-file limit: {e}");
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
+        eprintln!("loadgen: no Ctrl-C handler: {e}");
+    }
+    let mode = match args.mode {
+        ModeArg::Pingpong => Mode::PingPong,
+        ModeArg::Pipeline => Mode::Pipeline,
+        ModeArg::Connect => Mode::Connect,
+        ModeArg::Idle => Mode::Idle,
+    };
+    let cfg = Config {
+        addr,
+        mode,
+        connections: args.connections,
+        size: args.size,
+        depth: args.depth,
+        threads: args.threads,
+        warmup: args.warmup,
+        duration: args.duration,
+        setup_timeout: args.connect_timeout,
+        hard_timeout: args.connect_timeout + args.warmup + args.duration + Duration::from_secs(5),
+        cancel,
+    };
+    let mut last = 0;
+    let report = client::run(&cfg, &mut |ev| {
+        if let Event::Progress {
+            elapsed,
+            echoes,
+            errors,
+        } = ev
+        {
+            eprintln!(
+                "[{:>4.1}s] {:>10} echoes/s  {errors} errors",
+                elapsed.as_secs_f64(),
+                echoes - last
+            );
+            last = echoes;
+        }
+    })?;
+    if args.json {
+        println!("{}", output::json(&cfg, &report));
+    } else {
+        print!("{}", output::text(&cfg, &report));
+    }
+    Ok(report.errors == 0)
+}
+
+/// Resolves `addr`, refusing non-loopback addresses unless `allow_remote`.
+fn resolve(addr: &str, allow_remote: bool) -> Result<SocketAddr, String> {
+    let resolved = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("bad --addr {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--addr {addr} resolves to nothing"))?;
+    if !resolved.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "{resolved} is not a loopback address; pass --allow-remote to load a remote server"
+        ));
+    }
+    Ok(resolved)
+}
