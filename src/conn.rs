@@ -35,6 +35,7 @@ pub struct Conn {
     shutdown_write: bool,
     write_closed: bool,
     notify_drain: bool,
+    reading: Option<bool>,
     timer: TimerRequest,
     limit: usize,
     key: usize,
@@ -62,6 +63,7 @@ impl Conn {
             shutdown_write: false,
             write_closed: false,
             notify_drain: false,
+            reading: None,
             timer: TimerRequest::Keep,
             limit,
             key: 0,
@@ -96,6 +98,7 @@ impl Conn {
         self.shutdown_write = false;
         self.write_closed = write_closed;
         self.notify_drain = false;
+        self.reading = None;
         self.timer = TimerRequest::Keep;
         self.state = state;
     }
@@ -141,6 +144,20 @@ impl Conn {
     /// fast as the peer reads.
     pub fn notify_on_drain(&mut self) {
         self.notify_drain = true;
+    }
+
+    /// Stops reading from the peer: no more `on_data` (nor `on_read_closed`,
+    /// nor idle timeouts) until [`resume_reading`](Conn::resume_reading) or
+    /// [`ConnHandle::resume_reading`]. The peer's bytes wait in the kernel, and
+    /// once its buffers fill, TCP slows the peer down: backpressure for a
+    /// handler whose work is elsewhere (a thread pool, say).
+    pub fn pause_reading(&mut self) {
+        self.reading = Some(true);
+    }
+
+    /// Resumes reading after [`pause_reading`](Conn::pause_reading).
+    pub fn resume_reading(&mut self) {
+        self.reading = Some(false);
     }
 
     /// Sets the connection's timer: [`on_timer`](crate::Handler::on_timer) is
@@ -212,6 +229,12 @@ impl Conn {
     /// Whether the handler asked for `on_drain` in this callback.
     pub(crate) fn wants_drain(&self) -> bool {
         self.notify_drain
+    }
+
+    /// `Some(true)` if the handler paused reading in this callback,
+    /// `Some(false)` if it resumed it.
+    pub(crate) fn reading_request(&self) -> Option<bool> {
+        self.reading
     }
 
     /// What the handler asked of the timer in this callback.

@@ -86,6 +86,8 @@ pub(crate) struct Connection<S> {
     closing: Option<CloseReason>,
     read_closed: bool,
     read_paused: bool,
+    /// The handler paused reading ([`Conn::pause_reading`]).
+    user_paused: bool,
     fin_wanted: bool,
     fin_sent: bool,
     drain_wanted: bool,
@@ -121,6 +123,7 @@ impl<S: Stream> Connection<S> {
             closing: None,
             read_closed: false,
             read_paused: false,
+            user_paused: false,
             fin_wanted: false,
             fin_sent: false,
             drain_wanted: false,
@@ -181,7 +184,7 @@ impl<S: Stream> Connection<S> {
                 Step::Open
             };
         }
-        if self.read_closed || self.read_paused {
+        if self.read_closed || self.read_paused || self.user_paused {
             return Step::Open;
         }
         for _ in 0..READ_BUDGET {
@@ -258,6 +261,14 @@ impl<S: Stream> Connection<S> {
                     return Step::Close(CloseReason::from_io(&e));
                 }
             }
+            Command::ResumeReading => {
+                if self.user_paused {
+                    self.user_paused = false;
+                    self.last_read = io.now;
+                    self.more_to_read = true;
+                    return Step::Yield;
+                }
+            }
             Command::Close => {
                 if self.closing.is_none() {
                     self.closing = Some(if self.read_closed {
@@ -272,6 +283,11 @@ impl<S: Stream> Connection<S> {
         self.settle(step)
     }
 
+    /// Reading was resumed and may have input waiting.
+    fn resumed_with_input(&self) -> bool {
+        self.more_to_read && !self.user_paused && !self.read_paused && self.closing.is_none()
+    }
+
     fn drain_due(&self) -> bool {
         self.drain_wanted && self.pending.is_empty() && !self.fin_sent && self.closing.is_none()
     }
@@ -279,7 +295,7 @@ impl<S: Stream> Connection<S> {
     /// Turns `Open` into `Yield` when an `on_drain` is due, so the driver
     /// calls it after serving the others (a producer never starves them).
     fn settle(&self, step: Step) -> Step {
-        if step == Step::Open && self.drain_due() {
+        if step == Step::Open && (self.drain_due() || self.resumed_with_input()) {
             Step::Yield
         } else {
             step
@@ -392,7 +408,7 @@ impl<S: Stream> Connection<S> {
     }
 
     fn idle_applies(&self) -> bool {
-        self.closing.is_none() && !self.read_closed && !self.read_paused
+        self.closing.is_none() && !self.read_closed && !self.read_paused && !self.user_paused
     }
 
     fn callback(&mut self, io: &mut Io<'_>, f: impl FnOnce(&mut dyn Handler, &mut Conn)) -> Step {
@@ -448,6 +464,14 @@ impl<S: Stream> Connection<S> {
         }
         if conn.wants_drain() {
             self.drain_wanted = true;
+        }
+        if let Some(paused) = conn.reading_request() {
+            if self.user_paused && !paused {
+                // Edge-triggered: nothing announces what arrived meanwhile.
+                self.more_to_read = true;
+                self.last_read = now;
+            }
+            self.user_paused = paused;
         }
         match conn.timer_request() {
             TimerRequest::Keep => {}

@@ -14,6 +14,8 @@ pub(crate) enum Command {
     Write(Vec<u8>),
     /// Close gracefully, as [`Conn::close`](crate::Conn::close) does.
     Close,
+    /// Resume reading, as [`Conn::resume_reading`](crate::Conn::resume_reading) does.
+    ResumeReading,
 }
 
 /// A message for a worker: a command for the connection in slot `key` whose
@@ -188,6 +190,21 @@ impl ConnHandle {
             return Err(PushError::Closed);
         }
         self.send(Command::Close)
+    }
+
+    /// Resumes reading from the connection after the handler paused it with
+    /// [`Conn::pause_reading`](crate::Conn::pause_reading): how a handler that
+    /// hands a request to another thread takes the next one only when the
+    /// answer is done.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Closed`] if the connection is already closed.
+    pub fn resume_reading(&self) -> Result<(), PushError> {
+        if self.is_closed() {
+            return Err(PushError::Closed);
+        }
+        self.send(Command::ResumeReading)
     }
 
     /// Whether the connection is closed (or closing at shutdown).

@@ -278,3 +278,29 @@ fn reset_reports_reset() {
     peer.send(b"x").reset();
     assert_eq!(peer.close_reason(), Some(CloseReason::Reset));
 }
+
+#[test]
+fn pause_reading_holds_input_until_resumed_from_a_handle() {
+    /// Takes one request at a time: pauses on each, resumes when "done".
+    struct OneAtATime(Arc<Mutex<Option<ConnHandle>>>, Arc<Mutex<Vec<u8>>>);
+    impl Handler for OneAtATime {
+        fn on_open(&mut self, conn: &mut Conn) {
+            *self.0.lock().unwrap() = Some(conn.handle());
+        }
+        fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+            self.1.lock().unwrap().extend_from_slice(data);
+            conn.pause_reading();
+        }
+    }
+    let slot: Arc<Mutex<Option<ConnHandle>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let mut peer = Harness::open(OneAtATime(Arc::clone(&slot), Arc::clone(&seen)));
+    let handle = slot.lock().unwrap().clone().expect("handle");
+    peer.send(b"first");
+    peer.send(b"second");
+    assert_eq!(*seen.lock().unwrap(), b"first");
+    handle.resume_reading().unwrap();
+    peer.run_commands();
+    assert_eq!(*seen.lock().unwrap(), b"firstsecond");
+    assert!(!peer.is_closed());
+}
