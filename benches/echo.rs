@@ -2,7 +2,7 @@
 //! single-threaded mio loop, each server in its own process.
 //!
 //! ```text
-//! cargo bench --bench echo                         # full run, about 10 minutes on 2 cores
+//! cargo bench --bench echo                         # full run, about 7 minutes on 2 cores
 //! cargo bench --bench echo -- --quick              # CI smoke, under a minute
 //! cargo bench --bench echo -- --servers echo-server --scenarios pingpong --rounds 5
 //! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
@@ -18,15 +18,20 @@
 //! and after opening the connections. Server order alternates across rounds (A B C D,
 //! then D C B A) and each figure is the median of the rounds. Ratios are to tokio.
 //!
+//! Client and server share the machine: on 2 cores the client needs about one of them,
+//! so requests/s measures the pair; requests per server CPU-second is the steadier
+//! comparison. The "other CPU s" column shows how much else ran during each window.
+//!
 //! Results: a Markdown table on stdout, `<target>/echo-bench/results.json` and
 //! `<target>/echo-bench/ratios.svg`. The exit status is non-zero if any server failed to
 //! echo correctly. Without `--bench` (as under `cargo test`) only a short smoke check runs.
 //!
 //! # Counting syscalls
 //!
-//! `--show-pids` prints each server's pid as its window starts, for
-//! `strace -c -f -p PID`; `--strace` does that itself and saves the summaries under
-//! `<target>/echo-bench/strace/` (strace slows the server: ignore the speed of such runs).
+//! `--show-pids` prints each server's pid as its window starts, so that with a long
+//! `--duration 60s` you can attach `strace -c -f -p PID` by hand; `--strace` does that
+//! itself for every window and saves the summaries under `<target>/echo-bench/strace/`
+//! (strace slows the server a lot: ignore the speed figures of such runs).
 
 #[path = "echo/chart.rs"]
 mod chart;
@@ -160,7 +165,11 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
     for sc in &plan.scenarios {
         println!("- {}: {}", sc.name, sc.describe());
     }
-    if !plan.smoke {
+    if plan.setup.strace {
+        eprintln!(
+            "echo bench: --strace distorts the figures: results.json and the chart not written"
+        );
+    } else if !plan.smoke {
         let written = save::save(plan, &cells, svg_out)?;
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("echo bench: wrote {}", names.join(", "));

@@ -15,7 +15,7 @@ use crate::servers::ServerKind;
 use crate::strace::Strace;
 
 /// Time budget of one measurement.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub warmup: Duration,
     pub duration: Duration,
@@ -46,6 +46,9 @@ pub struct Sample {
     pub server_cpu_s: Option<f64>,
     /// Bench process (client) CPU seconds over the same window.
     pub client_cpu_s: Option<f64>,
+    /// CPU seconds used by everything else on the machine over the window (a noise gauge:
+    /// other jobs, kernel threads).
+    pub other_cpu_s: Option<f64>,
     /// Requests per server CPU-second.
     pub requests_per_cpu_s: Option<f64>,
     /// Server peak resident memory (VmHWM) in KiB.
@@ -62,6 +65,8 @@ struct Readings {
     cpu1: Option<f64>,
     me0: Option<f64>,
     me1: Option<f64>,
+    all0: Option<f64>,
+    all1: Option<f64>,
     rss_loaded: Option<u64>,
 }
 
@@ -110,11 +115,13 @@ pub fn measure(
             }
             r.cpu0 = procfs::cpu_seconds(pid).ok();
             r.me0 = procfs::cpu_seconds(me).ok();
+            r.all0 = procfs::system_busy_seconds().ok();
             r.rss_loaded = procfs::status_kib(pid, "VmRSS").ok();
         }
         Event::Finished => {
             r.cpu1 = procfs::cpu_seconds(pid).ok();
             r.me1 = procfs::cpu_seconds(me).ok();
+            r.all1 = procfs::system_busy_seconds().ok();
             if let Some(s) = strace.take() {
                 s.finish();
             }
@@ -134,9 +141,12 @@ pub fn measure(
 
     let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
     let server_cpu_s = delta(r.cpu0, r.cpu1);
+    let client_cpu_s = delta(r.me0, r.me1);
+    let other = |all: f64| Some((all - server_cpu_s? - client_cpu_s?).max(0.0));
     let mut s = Sample {
         server_cpu_s,
-        client_cpu_s: delta(r.me0, r.me1),
+        client_cpu_s,
+        other_cpu_s: delta(r.all0, r.all1).and_then(other),
         peak_rss_kib: peak.map(|k| k as f64),
         ..Sample::default()
     };

@@ -21,6 +21,27 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
     Ok((ticks(11)? + ticks(12)?) as f64 / USER_HZ)
 }
 
+/// CPU seconds the whole machine spent busy (all CPUs, everything but idle and iowait),
+/// from the first line of `/proc/stat`.
+pub fn system_busy_seconds() -> io::Result<f64> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().unwrap_or_default();
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    if ticks.len() < 8 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unexpected /proc/stat format",
+        ));
+    }
+    // user nice system idle iowait irq softirq steal: guest time is already in user.
+    let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7];
+    Ok(busy as f64 / USER_HZ)
+}
+
 /// A `kB` field of `/proc/<pid>/status`, such as `VmRSS` or `VmHWM`, in KiB.
 pub fn status_kib(pid: u32, field: &str) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;

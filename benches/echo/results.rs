@@ -106,6 +106,7 @@ fn median(rounds: &[Sample]) -> Option<Sample> {
         max_us: m(|s| s.max_us),
         server_cpu_s: m(|s| s.server_cpu_s),
         client_cpu_s: m(|s| s.client_cpu_s),
+        other_cpu_s: m(|s| s.other_cpu_s),
         requests_per_cpu_s: m(|s| s.requests_per_cpu_s),
         peak_rss_kib: m(|s| s.peak_rss_kib),
         rss_per_conn_bytes: m(|s| s.rss_per_conn_bytes),

@@ -24,7 +24,9 @@ pub fn save(plan: &Plan, cells: &[Cell], svg_out: Option<PathBuf>) -> Result<Vec
         "client_threads": plan.setup.client_threads,
         "rounds": plan.rounds,
         "quick": plan.quick,
-        "timing": plan.setup.timing,
+        "warmup_s": plan.setup.timing.warmup.as_secs_f64(),
+        "duration_s": plan.setup.timing.duration.as_secs_f64(),
+        "idle_hold_s": plan.setup.timing.idle_hold.as_secs_f64(),
         "servers": plan.servers.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "scenarios": plan.scenarios.iter().map(|s| (s.name, s.describe())).collect::<Vec<_>>(),
     });

@@ -7,7 +7,7 @@ use crate::results::Cell;
 pub fn markdown(cells: &[Cell]) -> String {
     let mut s = String::from(
         "| scenario | server | req/s | MB/s | p50 µs | p99 µs | server CPU s | req/CPU-s \
-         | peak RSS MiB | RSS/conn KiB |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+         | peak RSS MiB | RSS/conn KiB | other CPU s |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     let mut notes = Vec::new();
     for c in cells {
@@ -22,7 +22,7 @@ pub fn markdown(cells: &[Cell]) -> String {
         }
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             c.scenario,
             server(c),
             num(m.requests_per_s, 0),
@@ -33,8 +33,13 @@ pub fn markdown(cells: &[Cell]) -> String {
             num(m.requests_per_cpu_s, 0),
             num(m.peak_rss_kib.map(|k| k / 1024.0), 1),
             num(m.rss_per_conn_bytes.map(|b| b / 1024.0), 2),
+            num(m.other_cpu_s, 2),
         );
     }
+    s.push_str(
+        "\n*other CPU s*: CPU time used by everything but the server and the client during the \
+         window; well above zero means other load disturbed the figures.\n",
+    );
     s.push_str(
         "\nRatios to tokio (req/s, req/CPU-s: higher is better; latency, CPU, memory: lower is better)\n\n\
          | scenario | server | req/s | p50 | p99 | server CPU | req/CPU-s | peak RSS | RSS/conn |\n\
