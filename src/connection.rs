@@ -498,6 +498,12 @@ impl<S: Stream> Connection<S> {
         if !self.pending.is_empty() {
             return Step::Open;
         }
+        if let (Some(reason), true) = (self.closing, self.read_closed) {
+            // The peer is done and everything is written: `close` sends the
+            // FIN (nothing unread, so no reset); a `shutdown` first would
+            // only cost a system call.
+            return Step::Close(reason);
+        }
         if (self.closing.is_some() || self.fin_wanted) && !self.fin_sent {
             self.fin_sent = true;
             if let Err(e) = self.stream.shutdown_write() {
