@@ -17,7 +17,7 @@ pub struct ServerArgs {
     /// IP address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// Port to listen on [default: the service's standard port + 7000]; 0
+    /// Port to listen on [default: 7007 for echo, the service's standard port + 7000 for the others]; 0
     /// picks a free one (the real port is printed).
     #[arg(long)]
     pub port: Option<u16>,
