@@ -91,8 +91,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use echo_server::CloseReason;
     use echo_server::testing::Harness;
-    use echo_server::{CloseReason, TcpServer};
     use std::io::Read;
     use std::time::Duration;
 
@@ -160,14 +160,8 @@ mod tests {
         offset += got.len();
         peer.half_close();
         // What was written is delivered, then EOF.
-        for _ in 0..100 {
-            if peer.saw_eof() {
-                break;
-            }
-            let got = peer.read();
-            assert!(got == expected(offset, got.len()));
-            offset += got.len();
-        }
+        let got = peer.read_to_eof();
+        assert!(got == expected(offset, got.len()));
         assert!(peer.saw_eof());
         assert_eq!(peer.close_reason(), Some(CloseReason::PeerClosed));
     }
@@ -191,17 +185,7 @@ mod tests {
 
     #[test]
     fn loopback() {
-        let server = TcpServer::builder()
-            .host([127, 0, 0, 1])
-            .port(0)
-            .workers(1)
-            .handler(|| Chargen)
-            .spawn()
-            .unwrap();
-        let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (server, mut client) = crate::common::loopback(|| Chargen);
         let mut got = vec![0; 1 << 20];
         client.read_exact(&mut got).unwrap();
         assert!(got == expected(0, got.len()), "pattern differs");

@@ -54,8 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use echo_server::CloseReason;
     use echo_server::testing::Harness;
-    use echo_server::{CloseReason, TcpServer};
     use std::io::Read;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -106,17 +106,7 @@ mod tests {
 
     #[test]
     fn loopback() {
-        let server = TcpServer::builder()
-            .host([127, 0, 0, 1])
-            .port(0)
-            .workers(1)
-            .handler(Daytime::new)
-            .spawn()
-            .unwrap();
-        let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (server, mut client) = crate::common::loopback(Daytime::new);
         let mut line = String::new();
         client.read_to_string(&mut line).unwrap();
         let stamp = line.strip_suffix("\r\n").unwrap();

@@ -37,8 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use echo_server::CloseReason;
     use echo_server::testing::Harness;
-    use echo_server::{CloseReason, TcpServer};
     use std::io::{Read, Write};
     use std::sync::mpsc;
     use std::time::Duration;
@@ -89,17 +89,7 @@ mod tests {
     #[test]
     fn loopback() {
         let (tx, rx) = mpsc::channel();
-        let server = TcpServer::builder()
-            .host([127, 0, 0, 1])
-            .port(0)
-            .workers(1)
-            .handler(move || Counted(Discard, tx.clone()))
-            .spawn()
-            .unwrap();
-        let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (server, mut client) = crate::common::loopback(move || Counted(Discard, tx.clone()));
         let total = 1 << 20;
         client.write_all(&vec![b'x'; total]).unwrap();
         // Wait until the server has read it all (not for a while).

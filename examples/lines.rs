@@ -80,10 +80,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use echo_server::CloseReason;
     use echo_server::testing::Harness;
-    use echo_server::{CloseReason, TcpServer};
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::time::Duration;
 
     const TEXT: &str = "hello, world\r\nsmall ünïcödé and ß\nπ ≈ 3.14159 😀\n\nlast\r\n";
     const UPPER: &str = "HELLO, WORLD\r\nSMALL ÜNÏCÖDÉ AND SS\nΠ ≈ 3.14159 😀\n\nLAST\r\n";
@@ -189,17 +188,7 @@ mod tests {
 
     #[test]
     fn loopback() {
-        let server = TcpServer::builder()
-            .host([127, 0, 0, 1])
-            .port(0)
-            .workers(1)
-            .handler(|| Lines::new(1024))
-            .spawn()
-            .unwrap();
-        let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (server, mut client) = crate::common::loopback(|| Lines::new(1024));
         let mut reader = BufReader::new(client.try_clone().unwrap());
         // Ask and wait for each answer, the second one sent in pieces.
         client.write_all(b"first line\n").unwrap();
@@ -225,17 +214,7 @@ mod tests {
     /// answer the line, then close.
     #[test]
     fn regression_eof_arriving_with_the_last_line_is_not_missed() {
-        let server = TcpServer::builder()
-            .host([127, 0, 0, 1])
-            .port(0)
-            .workers(1)
-            .handler(|| Lines::new(1024))
-            .spawn()
-            .unwrap();
-        let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (server, mut client) = crate::common::loopback(|| Lines::new(1024));
         client.write_all(b"end").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let mut rest = String::new();

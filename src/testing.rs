@@ -279,6 +279,23 @@ impl Harness {
         self.read_at_most(usize::MAX)
     }
 
+    /// The peer reads until EOF, or until reading brings nothing more (the
+    /// handler waits for something else then: check [`saw_eof`](Self::saw_eof)).
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for _ in 0..MAX_ROUNDS {
+            let got = self.read();
+            if got.is_empty() {
+                break;
+            }
+            all.extend(got);
+            if self.saw_eof() {
+                break;
+            }
+        }
+        all
+    }
+
     /// The peer reads at most `max` bytes, as a slow reader would.
     pub fn read_at_most(&mut self, max: usize) -> Vec<u8> {
         let delivered = match &mut self.conn {

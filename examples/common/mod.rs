@@ -75,6 +75,29 @@ where
     Ok(())
 }
 
+/// For the examples' loopback tests: a server with `factory`'s handlers on
+/// 127.0.0.1, any free port, one worker, and a client connected to it with a
+/// 10 s read timeout (an upper bound on failure, never a synchronisation).
+#[cfg(test)]
+pub fn loopback<F, H>(factory: F) -> (echo_server::ServerHandle, std::net::TcpStream)
+where
+    F: Fn() -> H + Send + Sync + 'static,
+    H: Handler + 'static,
+{
+    let server = TcpServer::builder()
+        .host([127, 0, 0, 1])
+        .port(0)
+        .workers(1)
+        .handler(factory)
+        .spawn()
+        .expect("start the example's server");
+    let client = std::net::TcpStream::connect(server.local_addr()).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    (server, client)
+}
+
 /// The default cap on a line's length, in bytes, line ending not counted.
 pub const DEFAULT_MAX_LINE: usize = 1024;
 
