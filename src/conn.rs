@@ -44,12 +44,6 @@ pub struct Conn {
     route: Route,
 }
 
-impl std::fmt::Debug for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Route").finish_non_exhaustive()
-    }
-}
-
 impl Conn {
     /// A context for a worker (or the test kit) that reaches its connections
     /// through `route` and applies `limit` to handles' writes.

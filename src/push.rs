@@ -34,6 +34,12 @@ pub(crate) struct Route {
     pub(crate) waker: Option<Arc<Waker>>,
 }
 
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route").finish_non_exhaustive()
+    }
+}
+
 /// What a connection shares with its handles. Made only when a handler asks
 /// for a handle, so other connections pay nothing for it.
 #[derive(Debug)]
