@@ -14,8 +14,13 @@
 //!   order: each connection keeps a small reorder buffer ([`Replies`]) that the
 //!   pool and the handler fill, and that writes each answer through the handle
 //!   once those before it are written.
+//! - Backpressure: once [`PAUSE_AT`] requests of one connection wait for
+//!   their answers, the handler pauses reading (`Conn::pause_reading`); the
+//!   pool resumes it (`ConnHandle::resume_reading`) when they are down to
+//!   half. The client's further requests wait in TCP buffers, not in memory.
 //! - At most [`MAX_IN_FLIGHT`] requests of one connection may wait for their
-//!   answers; a client that pipelines more gets `ERROR too many requests in
+//!   answers (more can arrive in the read that crossed [`PAUSE_AT`]); a client
+//!   that pipelines more gets `ERROR too many requests in
 //!   flight` and is closed (after the answers before it), as is one that sends
 //!   an overlong line. A client that reads none of its answers for the write
 //!   buffer limit is closed too: an answer is never dropped silently.
@@ -54,6 +59,8 @@ struct Args {
 
 /// Requests of one connection waiting for their answers, at most.
 const MAX_IN_FLIGHT: usize = 32;
+/// Waiting requests at which reading pauses; it resumes at half this.
+const PAUSE_AT: usize = 8;
 
 /// The answers of one connection, put back in request order.
 #[derive(Debug)]
@@ -68,6 +75,9 @@ struct Replies {
     close_when_done: bool,
     /// No more answers: the connection is closing or gone.
     done: bool,
+    /// The handler paused reading; the next answer below half of
+    /// [`PAUSE_AT`] resumes it.
+    paused: bool,
 }
 
 impl Replies {
@@ -78,6 +88,7 @@ impl Replies {
             slots: VecDeque::new(),
             close_when_done: false,
             done: false,
+            paused: false,
         }
     }
 
@@ -144,6 +155,10 @@ impl Replies {
                 }
                 Err(_) => self.finish(),
             }
+        }
+        if self.paused && !self.done && self.slots.len() <= PAUSE_AT / 2 {
+            self.paused = false;
+            let _ = self.handle.resume_reading();
         }
         if self.slots.is_empty() && self.close_when_done && !self.done {
             let _ = self.handle.close();
@@ -280,14 +295,20 @@ impl Handler for Offload {
         self.replies = Some(Arc::new(Mutex::new(Replies::new(conn.handle()))));
     }
 
-    fn on_data(&mut self, _conn: &mut Conn, data: &[u8]) {
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         let Some(replies) = &self.replies else { return };
         let pool = &self.pool;
         let fed = self
             .lines
             .feed(data, |line, _ending| request(pool, replies, line));
+        let mut replies = lock(replies);
         if fed.is_err() {
-            lock(replies).fail(common::too_long_message(self.lines.max()).as_bytes());
+            replies.fail(common::too_long_message(self.lines.max()).as_bytes());
+        } else if !replies.closing() && replies.slots.len() >= PAUSE_AT {
+            // Decided under the lock the pool completes under, so a resume
+            // cannot slip in between.
+            replies.paused = true;
+            conn.pause_reading();
         }
     }
 
@@ -402,11 +423,52 @@ mod tests {
                     pending.swap_remove(rng.usize(..pending.len())).run();
                 }
             }
-            for job in pending {
-                job.run();
+            // Answers resume paused reads, which bring more requests.
+            for _ in 0..1000 {
+                for job in pending.drain(..) {
+                    job.run();
+                }
+                peer.run_commands();
+                pending.extend(jobs.try_iter());
+                if pending.is_empty() {
+                    break;
+                }
             }
             assert_eq!(text(&mut peer), ANSWERS.repeat(3));
         }
+    }
+
+    #[test]
+    fn a_pipelining_client_is_paused_not_refused() {
+        let (pool, jobs) = manual_pool(64);
+        let mut peer = Harness::open(Offload::new(pool, 1024));
+        // One request a send: reading pauses at PAUSE_AT waiting requests.
+        for i in 0..20 {
+            peer.send(format!("{i}\n").as_bytes());
+        }
+        let mut queued: Vec<Job> = jobs.try_iter().collect();
+        assert_eq!(queued.len(), PAUSE_AT);
+        let mut answered = 0;
+        for _ in 0..100 {
+            if queued.is_empty() {
+                break;
+            }
+            for job in queued.drain(..) {
+                job.run();
+            }
+            peer.run_commands();
+            queued.extend(jobs.try_iter());
+            answered += 1;
+        }
+        let got = text(&mut peer);
+        let want: String = (0..20).map(|i| format!("{}\n", answer_text(i))).collect();
+        assert_eq!(got, want);
+        assert!(answered > 1, "reading resumed in rounds");
+        assert!(!peer.is_closed());
+    }
+
+    fn answer_text(i: usize) -> String {
+        i.to_string().chars().rev().collect()
     }
 
     #[test]
