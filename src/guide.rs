@@ -68,7 +68,7 @@
 //! `offload` example does this with a bounded thread pool, and shows what to
 //! mind: answer `BUSY` rather than wait when the pool's queue is full, keep
 //! answers in request order (pool threads finish in any order), pause
-//! reading ([`Conn::pause_reading`]) while enough requests wait and resume
+//! reading ([`Conn::pause_reading`](crate::Conn::pause_reading)) while enough requests wait and resume
 //! from the pool ([`ConnHandle::resume_reading`](crate::ConnHandle::resume_reading))
 //! so that a pipelining client waits in TCP buffers rather than in memory,
 //! and do not let the default `on_read_closed` close the connection while
