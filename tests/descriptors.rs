@@ -5,38 +5,20 @@
 //! are not counted against it.
 
 mod child;
+mod util;
 
 use std::error::Error;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use child::{ChildServer, cpu_ticks};
-
-type TestResult = Result<(), Box<dyn Error>>;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
+use util::{TIMEOUT, TestResult, assert_echo, connect};
 
 #[test]
 #[ignore = "entry point of the child server process; run by the tests in this file"]
 fn child_server() -> TestResult {
     child::serve()
-}
-
-fn connect(addr: std::net::SocketAddr) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    s.set_write_timeout(Some(TIMEOUT))?;
-    Ok(s)
-}
-
-fn echo(stream: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
-    stream.write_all(msg)?;
-    let mut back = vec![0; msg.len()];
-    stream.read_exact(&mut back)?;
-    assert_eq!(back, msg);
-    Ok(())
 }
 
 #[test]
@@ -66,7 +48,7 @@ fn out_of_descriptors_backs_off_logs_rarely_and_recovers() -> TestResult {
 
     // What it holds keeps echoing.
     for stream in held.iter_mut().take(accepted.min(5)) {
-        echo(stream, b"still here")?;
+        assert_echo(stream, b"still here")?;
     }
 
     // No spin, few logs: measure over the next three accept-failure warnings.
@@ -105,7 +87,7 @@ fn out_of_descriptors_backs_off_logs_rarely_and_recovers() -> TestResult {
     held.drain(..10);
     // The backlog is first in, first out: the first client not accepted.
     let mut waiting = held.remove(accepted - 10);
-    echo(&mut waiting, b"served at last")?;
+    assert_echo(&mut waiting, b"served at last")?;
     let waited = freed.elapsed();
     assert!(
         waited < Duration::from_millis(1_500),

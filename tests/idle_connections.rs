@@ -4,17 +4,13 @@
 //! are split between two descriptor limits.
 
 mod child;
+mod util;
 
-use std::error::Error;
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
 use child::ChildServer;
+use util::{TestResult, connect};
 
-type TestResult = Result<(), Box<dyn Error>>;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTIONS: u64 = 10_000;
 
 #[test]
@@ -37,8 +33,7 @@ fn ten_thousand_idle_connections_cost_under_1_kib_each_and_all_echo() -> TestRes
     // Warm up: one connection through every worker, so buffers that exist
     // once per worker are not counted per connection.
     for _ in 0..4 {
-        let mut c = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-        c.set_read_timeout(Some(TIMEOUT))?;
+        let mut c = connect(addr)?;
         c.write_all(b"w")?;
         c.read_exact(&mut [0; 1])?;
     }
@@ -47,9 +42,7 @@ fn ten_thousand_idle_connections_cost_under_1_kib_each_and_all_echo() -> TestRes
 
     let mut clients = Vec::with_capacity(CONNECTIONS as usize);
     for _ in 0..CONNECTIONS {
-        let mut c = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-        c.set_read_timeout(Some(TIMEOUT))?;
-        c.set_write_timeout(Some(TIMEOUT))?;
+        let mut c = connect(addr)?;
         // One byte each way: the server has accepted it and run its handler.
         c.write_all(b"i")?;
         c.read_exact(&mut [0; 1])?;

@@ -2,17 +2,13 @@
 //! kill the process when peers vanish while the server writes to them.
 
 mod child;
+mod util;
 
-use std::error::Error;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use child::ChildServer;
-
-type TestResult = Result<(), Box<dyn Error>>;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
+use util::{TestResult, connect};
 
 #[test]
 #[ignore = "entry point of the child server process; run by the tests in this file"]
@@ -31,9 +27,7 @@ fn peers_vanishing_mid_write_do_not_kill_a_process_with_default_sigpipe() -> Tes
     );
     let big = vec![b'x'; 512 * 1024];
     for round in 0..100 {
-        let mut client = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-        client.set_write_timeout(Some(TIMEOUT))?;
-        client.set_read_timeout(Some(TIMEOUT))?;
+        let mut client = connect(addr)?;
         // Make sure the server is echoing, then send a lot and vanish
         // without reading: the server's writes meet a closed socket.
         client.write_all(b"ping")?;
@@ -48,8 +42,7 @@ fn peers_vanishing_mid_write_do_not_kill_a_process_with_default_sigpipe() -> Tes
     let stats = server.stats_until(10_000, |s| s["closed"] >= 100)?;
     assert_eq!(stats["accepted"], 100);
     // Still alive and serving.
-    let mut client = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    client.set_read_timeout(Some(TIMEOUT))?;
+    let mut client = connect(addr)?;
     client.write_all(b"alive?")?;
     let mut back = [0; 6];
     client.read_exact(&mut back)?;
