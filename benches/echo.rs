@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench --bench echo                         # full run, about 7 minutes on 2 cores
 //! cargo bench --bench echo -- --quick              # CI smoke, under a minute
-//! cargo bench --bench echo -- --servers echo-server --scenarios pingpong --rounds 5
+//! cargo bench --bench echo -- --servers netecho --scenarios pingpong --rounds 5
 //! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
 //! ```
 //!

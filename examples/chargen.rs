@@ -19,7 +19,7 @@ mod common;
 
 use clap::Parser;
 use common::ServerArgs;
-use echo_server::{Conn, Handler};
+use netecho::{Conn, Handler};
 
 /// An RFC 864 character generator server.
 #[derive(Debug, Parser)]
@@ -91,8 +91,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::CloseReason;
-    use echo_server::testing::Harness;
+    use netecho::CloseReason;
+    use netecho::testing::Harness;
     use std::io::Read;
     use std::time::Duration;
 

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
 use common::{LineBuffer, ServerArgs};
-use echo_server::{CloseReason, Conn, ConnHandle, Handler, PushError};
+use netecho::{CloseReason, Conn, ConnHandle, Handler, PushError};
 
 /// A chat server: each line goes to every other client.
 #[derive(Debug, Parser)]
@@ -207,7 +207,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::testing::{Harness, HarnessBuilder};
+    use netecho::testing::{Harness, HarnessBuilder};
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{SocketAddr, TcpStream};
     use std::time::Duration;
@@ -408,7 +408,7 @@ mod tests {
         line
     }
 
-    fn connect(server: &echo_server::ServerHandle) -> (TcpStream, BufReader<TcpStream>) {
+    fn connect(server: &netecho::ServerHandle) -> (TcpStream, BufReader<TcpStream>) {
         let stream = TcpStream::connect(server.local_addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -421,7 +421,7 @@ mod tests {
     fn loopback() {
         let room = Room::default();
         let factory_room = room.clone();
-        let server = echo_server::TcpServer::builder()
+        let server = netecho::TcpServer::builder()
             .host([127, 0, 0, 1])
             .port(0)
             .workers(2)

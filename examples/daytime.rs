@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use clap::Parser;
 use common::ServerArgs;
-use echo_server::{Conn, Handler};
+use netecho::{Conn, Handler};
 
 /// An RFC 867 daytime server.
 #[derive(Debug, Parser)]
@@ -54,8 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::CloseReason;
-    use echo_server::testing::Harness;
+    use netecho::CloseReason;
+    use netecho::testing::Harness;
     use std::io::Read;
     use std::time::{Duration, UNIX_EPOCH};
 

@@ -11,7 +11,7 @@ mod common;
 
 use clap::Parser;
 use common::ServerArgs;
-use echo_server::{Conn, Handler};
+use netecho::{Conn, Handler};
 
 /// An RFC 863 discard server.
 #[derive(Debug, Parser)]
@@ -37,8 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::CloseReason;
-    use echo_server::testing::Harness;
+    use netecho::CloseReason;
+    use netecho::testing::Harness;
     use std::io::{Read, Write};
     use std::sync::mpsc;
     use std::time::Duration;

@@ -7,7 +7,7 @@
 mod common;
 
 use clap::Parser;
-use echo_server::Echo;
+use netecho::Echo;
 
 /// An RFC 862 echo server.
 #[derive(Debug, Parser)]

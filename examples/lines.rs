@@ -15,7 +15,7 @@ mod common;
 
 use clap::Parser;
 use common::{LineBuffer, ServerArgs};
-use echo_server::{Conn, Handler};
+use netecho::{Conn, Handler};
 
 /// A line protocol server: answers each line upper-cased.
 #[derive(Debug, Parser)]
@@ -80,8 +80,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::CloseReason;
-    use echo_server::testing::Harness;
+    use netecho::CloseReason;
+    use netecho::testing::Harness;
     use std::io::{BufRead, BufReader, Read, Write};
 
     const TEXT: &str = "hello, world\r\nsmall ünïcödé and ß\nπ ≈ 3.14159 😀\n\nlast\r\n";

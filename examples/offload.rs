@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::{LineBuffer, ServerArgs};
-use echo_server::{Conn, ConnHandle, Handler, PushError};
+use netecho::{Conn, ConnHandle, Handler, PushError};
 
 /// A server that answers each line (reversed) from a thread pool.
 #[derive(Debug, Parser)]
@@ -335,8 +335,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::testing::Harness;
-    use echo_server::{CloseReason, TcpServer};
+    use netecho::testing::Harness;
+    use netecho::{CloseReason, TcpServer};
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpStream;
 
@@ -552,7 +552,7 @@ mod tests {
         assert!(got.lines().all(|l| l == "9876543210"), "{got:?}");
     }
 
-    fn connect(server: &echo_server::ServerHandle) -> (TcpStream, BufReader<TcpStream>) {
+    fn connect(server: &netecho::ServerHandle) -> (TcpStream, BufReader<TcpStream>) {
         let stream = TcpStream::connect(server.local_addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))

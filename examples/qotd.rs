@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use clap::Parser;
 use common::ServerArgs;
-use echo_server::{Conn, Handler};
+use netecho::{Conn, Handler};
 
 /// An RFC 865 quote of the day server.
 #[derive(Debug, Parser)]
@@ -67,8 +67,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use echo_server::testing::Harness;
-    use echo_server::{CloseReason, TcpServer};
+    use netecho::testing::Harness;
+    use netecho::{CloseReason, TcpServer};
     use std::io::Read;
     use std::time::Duration;
 

@@ -255,7 +255,7 @@ impl Drop for Server {
 
 /// The server side: the echo server on 127.0.0.1, port 0, until stdin closes.
 fn serve() -> Result<(), Box<dyn std::error::Error>> {
-    let server = echo_server::TcpServer::builder()
+    let server = netecho::TcpServer::builder()
         .host(Ipv4Addr::LOCALHOST)
         .port(0)
         .bind()?;

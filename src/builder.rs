@@ -53,10 +53,10 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Examples
 ///
 /// ```
-/// use echo_server::TcpServer;
+/// use netecho::TcpServer;
 /// use std::time::Duration;
 ///
-/// # fn main() -> Result<(), echo_server::Error> {
+/// # fn main() -> Result<(), netecho::Error> {
 /// let server = TcpServer::builder()
 ///     .host([127, 0, 0, 1])
 ///     .port(0)

@@ -125,8 +125,8 @@
 //! [`ConnHandle`]s queued, as the worker would when woken.
 //!
 //! ```
-//! use echo_server::testing::Harness;
-//! use echo_server::{CloseReason, Conn, Handler};
+//! use netecho::testing::Harness;
+//! use netecho::{CloseReason, Conn, Handler};
 //!
 //! /// Answers each byte with its count so far, then `bye` at the peer's EOF.
 //! #[derive(Default)]
@@ -169,7 +169,7 @@
 //! `offload`, and keeps each line's CRLF or LF ending):
 //!
 //! ```
-//! use echo_server::{Conn, Handler};
+//! use netecho::{Conn, Handler};
 //!
 //! struct Lines {
 //!     partial: Vec<u8>,
@@ -208,7 +208,7 @@
 //!     conn.close();
 //! }
 //!
-//! # use echo_server::testing::Harness;
+//! # use netecho::testing::Harness;
 //! let mut peer = Harness::open(Lines { partial: Vec::new(), max: 16 });
 //! let input = "café\r\nπ\n".as_bytes();
 //! for byte in input {
@@ -252,7 +252,7 @@
 //! use std::collections::HashMap;
 //! use std::sync::{Arc, Mutex, PoisonError};
 //!
-//! use echo_server::{CloseReason, Conn, ConnHandle, Handler, PushError};
+//! use netecho::{CloseReason, Conn, ConnHandle, Handler, PushError};
 //!
 //! const MAX_DROPS: u32 = 100;
 //!
@@ -303,7 +303,7 @@
 //! }
 //!
 //! // Two clients in the kit: what one says, the other reads.
-//! # use echo_server::testing::Harness;
+//! # use netecho::testing::Harness;
 //! let room = Room::default();
 //! let mut a = Harness::open(Chat { room: room.clone(), id: 1 });
 //! let mut b = Harness::open(Chat { room: room.clone(), id: 2 });
@@ -332,7 +332,7 @@
 //! tests and read the real port from the handle:
 //!
 //! ```no_run
-//! use echo_server::{Conn, Handler, TcpServer};
+//! use netecho::{Conn, Handler, TcpServer};
 //!
 //! struct Upper;
 //!
@@ -342,7 +342,7 @@
 //!     }
 //! }
 //!
-//! # fn main() -> Result<(), echo_server::Error> {
+//! # fn main() -> Result<(), netecho::Error> {
 //! let server = TcpServer::builder().port(0).handler(|| Upper).spawn()?;
 //! println!("listening on {}", server.local_addr());
 //! server.shutdown();

@@ -66,7 +66,7 @@ use crate::Conn;
 /// A handler that upper-cases what it receives:
 ///
 /// ```
-/// use echo_server::{Conn, Handler, TcpServer};
+/// use netecho::{Conn, Handler, TcpServer};
 /// use std::io::{Read, Write};
 ///
 /// struct Upper;
@@ -172,9 +172,9 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 /// # Examples
 ///
 /// ```
-/// use echo_server::{Echo, TcpServer};
+/// use netecho::{Echo, TcpServer};
 ///
-/// # fn main() -> Result<(), echo_server::Error> {
+/// # fn main() -> Result<(), netecho::Error> {
 /// // The same as leaving `.handler(..)` out.
 /// let server = TcpServer::builder().port(0).handler(|| Echo).spawn()?;
 /// server.shutdown();

@@ -14,7 +14,7 @@
 //! An echo server for a test, on any free port:
 //!
 //! ```
-//! use echo_server::TcpServer;
+//! use netecho::TcpServer;
 //! use std::io::{Read, Write};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

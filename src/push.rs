@@ -112,7 +112,7 @@ pub enum PushError {
 /// # Examples
 ///
 /// ```
-/// use echo_server::{Conn, ConnHandle, Handler, TcpServer};
+/// use netecho::{Conn, ConnHandle, Handler, TcpServer};
 /// use std::io::Read;
 ///
 /// /// Answers from another thread, as slow work would.

@@ -86,7 +86,7 @@ impl Drop for Owner {
 /// # Examples
 ///
 /// ```
-/// use echo_server::TcpServer;
+/// use netecho::TcpServer;
 /// use std::io::{Read, Write};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -266,7 +266,7 @@ impl TcpServer {
 fn spawn_workers(shared: &Arc<Shared>, workers: Vec<Seed>) -> Result<()> {
     for worker in workers {
         let index = worker.index;
-        let name = format!("echo-server-worker-{index}");
+        let name = format!("netecho-worker-{index}");
         let for_thread = Arc::clone(shared);
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
             let result = worker.run(Arc::clone(&for_thread));
@@ -324,9 +324,9 @@ fn join_threads(shared: &Shared) -> Result<()> {
 /// # Examples
 ///
 /// ```
-/// use echo_server::TcpServer;
+/// use netecho::TcpServer;
 ///
-/// # fn main() -> Result<(), echo_server::Error> {
+/// # fn main() -> Result<(), netecho::Error> {
 /// let handle = TcpServer::builder().port(0).spawn()?;
 /// println!("echoing on {}", handle.local_addr());
 /// handle.shutdown();

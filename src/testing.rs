@@ -11,8 +11,8 @@
 //! # Examples
 //!
 //! ```
-//! use echo_server::testing::Harness;
-//! use echo_server::{CloseReason, Echo};
+//! use netecho::testing::Harness;
+//! use netecho::{CloseReason, Echo};
 //!
 //! let mut peer = Harness::open(Echo);
 //! peer.send(b"hel").send(b"lo");

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use echo_server::{CloseReason, Echo};
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use netecho::{CloseReason, Echo};
 use util::{Event, TestResult, assert_echo, builder, connect, expect_eof, notify};
 
 /// Error-level lines logged by the crate, across this test binary.
@@ -22,7 +22,7 @@ impl Log for ErrorCapture {
         m.level() <= Level::Error
     }
     fn log(&self, r: &Record<'_>) {
-        if r.level() <= Level::Error && r.target().starts_with("echo_server") {
+        if r.level() <= Level::Error && r.target().starts_with("netecho") {
             let mut errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
             errors.push(r.args().to_string());
         }

@@ -11,7 +11,7 @@ use std::net::Shutdown;
 use std::thread;
 use std::time::Duration;
 
-use echo_server::{CloseReason, Echo};
+use netecho::{CloseReason, Echo};
 use util::{
     TIMEOUT, TestResult, builder, connect_with_buffers, expect_eof, fill_pattern, join, notify,
     read_pattern, seed, write_pattern,

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 
-use echo_server::{CloseReason, Echo};
+use netecho::{CloseReason, Echo};
 use util::{TestResult, builder, check_same, connect, join, notify, seed};
 
 const CLIENTS: usize = 500;

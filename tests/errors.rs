@@ -7,11 +7,11 @@ use std::io;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use echo_server::{Error, TcpServerBuilder};
+use netecho::{Error, TcpServerBuilder};
 use util::{TestResult, builder, start};
 
 fn assert_addr_in_use(
-    result: echo_server::Result<impl std::fmt::Debug>,
+    result: netecho::Result<impl std::fmt::Debug>,
     addr: std::net::SocketAddr,
 ) -> TestResult {
     let err = match result {

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use echo_server::{CloseReason, Conn, Echo, Handler};
+use netecho::{CloseReason, Conn, Echo, Handler};
 use util::{
     TIMEOUT, TestResult, builder, check_same, connect, join, notify, read_pattern, seed,
     write_pattern,

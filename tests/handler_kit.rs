@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use echo_server::testing::Harness;
-use echo_server::{CloseReason, Conn, ConnHandle, Echo, Handler, PushError};
+use netecho::testing::Harness;
+use netecho::{CloseReason, Conn, ConnHandle, Echo, Handler, PushError};
 
 #[test]
 fn echo_returns_bytes_in_order_across_chunks() {

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::sync::mpsc;
 
-use echo_server::{CloseReason, Conn, Handler};
+use netecho::{CloseReason, Conn, Handler};
 use util::{TIMEOUT, TestResult, assert_echo, builder, connect, expect_eof, notify};
 
 struct Upper;

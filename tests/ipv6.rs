@@ -5,7 +5,7 @@ mod util;
 use std::io;
 use std::net::Ipv6Addr;
 
-use echo_server::{CloseReason, Echo, Error, ServerHandle, TcpServerBuilder};
+use netecho::{CloseReason, Echo, Error, ServerHandle, TcpServerBuilder};
 use util::{TestResult, assert_echo, connect, expect_eof, notify};
 
 /// Spawns on `[::1]`, or `None` when this machine has no IPv6 loopback.
@@ -28,7 +28,7 @@ fn spawn_v6(builder: TcpServerBuilder) -> Result<Option<ServerHandle>, Error> {
 #[test]
 fn echoes_over_ipv6_loopback() -> TestResult {
     let (factory, events) = notify(|| Echo);
-    let Some(server) = spawn_v6(echo_server::TcpServer::builder().handler(factory))? else {
+    let Some(server) = spawn_v6(netecho::TcpServer::builder().handler(factory))? else {
         return Ok(());
     };
     let addr = server.local_addr();
@@ -51,7 +51,7 @@ fn echoes_over_ipv6_loopback() -> TestResult {
 
 #[test]
 fn ipv6_only_server_serves_ipv6() -> TestResult {
-    let Some(server) = spawn_v6(echo_server::TcpServer::builder().only_v6(true))? else {
+    let Some(server) = spawn_v6(netecho::TcpServer::builder().only_v6(true))? else {
         return Ok(());
     };
     let mut client = connect(server.local_addr())?;

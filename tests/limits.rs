@@ -5,7 +5,7 @@ mod util;
 
 use std::io::Write;
 
-use echo_server::{CloseReason, Echo};
+use netecho::{CloseReason, Echo};
 use util::{TestResult, assert_echo, builder, check_same, connect, notify};
 
 #[test]

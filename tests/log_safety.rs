@@ -6,8 +6,8 @@ mod util;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
-use echo_server::{Conn, Handler};
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use netecho::{Conn, Handler};
 use util::{TestResult, builder, connect};
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -19,7 +19,7 @@ impl Log for Capture {
         true
     }
     fn log(&self, record: &Record<'_>) {
-        if record.target().starts_with("echo_server") {
+        if record.target().starts_with("netecho") {
             let line = format!("{} {}", record.level(), record.args());
             LINES.lock().unwrap_or_else(|e| e.into_inner()).push(line);
         }

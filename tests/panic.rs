@@ -4,7 +4,7 @@ mod util;
 
 use std::io::Write;
 
-use echo_server::{CloseReason, Conn, Handler};
+use netecho::{CloseReason, Conn, Handler};
 use util::{TestResult, assert_echo, builder, connect, expect_closed, notify};
 
 /// Echoes, but panics when told to.

@@ -6,7 +6,7 @@ mod util;
 
 use std::io::Write;
 
-use echo_server::{Conn, Handler};
+use netecho::{Conn, Handler};
 use util::{TestResult, assert_echo, builder, connect};
 
 /// Panics on every byte it gets.

@@ -6,7 +6,7 @@ mod util;
 use std::io::{Read, Write};
 use std::sync::OnceLock;
 
-use echo_server::ServerHandle;
+use netecho::ServerHandle;
 use proptest::prelude::*;
 use util::{connect, fill_pattern, verify_pattern};
 

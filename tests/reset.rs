@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use echo_server::{CloseReason, Echo};
+use netecho::{CloseReason, Echo};
 use socket2::SockRef;
 use util::{TestResult, assert_echo, builder, connect, fill_pattern, notify, verify_pattern};
 

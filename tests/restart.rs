@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use echo_server::{Error, TcpServer};
+use netecho::{Error, TcpServer};
 use util::{TestResult, assert_echo, builder, connect};
 
 /// Runs a server on `addr`, lets it close a client's connection first (so

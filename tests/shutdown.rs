@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use echo_server::{CloseReason, Echo};
+use netecho::{CloseReason, Echo};
 use util::{TIMEOUT, TestResult, assert_echo, builder, connect, expect_eof, notify};
 
 fn assert_refused(addr: std::net::SocketAddr) -> TestResult {

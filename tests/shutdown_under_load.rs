@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
-use echo_server::{CloseReason, Conn, Handler};
+use netecho::{CloseReason, Conn, Handler};
 use util::{TIMEOUT, TestResult, builder, connect, connect_with_buffers};
 
 const READERS: usize = 190;

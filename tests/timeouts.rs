@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::thread;
 use std::time::Duration;
 
-use echo_server::{CloseReason, Echo};
+use netecho::{CloseReason, Echo};
 use util::{
     TestResult, assert_echo, builder, connect, connect_with_buffers, expect_eof, fill_pattern,
     join, notify,

@@ -24,7 +24,7 @@ use clap::ValueEnum;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum ServerKind {
     /// This crate.
-    #[value(name = "echo-server")]
+    #[value(name = "netecho")]
     EchoServer,
     /// Tokio, task per connection (the reference for ratios).
     Tokio,
@@ -44,7 +44,7 @@ impl ServerKind {
 
     pub fn name(self) -> &'static str {
         match self {
-            ServerKind::EchoServer => "echo-server",
+            ServerKind::EchoServer => "netecho",
             ServerKind::Tokio => "tokio",
             ServerKind::Threads => "threads",
             ServerKind::Mio => "mio",

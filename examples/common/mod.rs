@@ -9,7 +9,7 @@ use std::error::Error;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use echo_server::{Handler, TcpServer};
+use netecho::{Handler, TcpServer};
 
 /// The server's flags, flattened into each example's own `Args`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +31,7 @@ pub struct ServerArgs {
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
     /// Connections open at once; more wait in the kernel's backlog.
-    #[arg(long, default_value_t = echo_server::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = netecho::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Close connections silent for this long, e.g. `5m`; `0s` turns it off.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
@@ -79,7 +79,7 @@ where
 /// 127.0.0.1, any free port, one worker, and a client connected to it with a
 /// 10 s read timeout (an upper bound on failure, never a synchronisation).
 #[cfg(test)]
-pub fn loopback<F, H>(factory: F) -> (echo_server::ServerHandle, std::net::TcpStream)
+pub fn loopback<F, H>(factory: F) -> (netecho::ServerHandle, std::net::TcpStream)
 where
     F: Fn() -> H + Send + Sync + 'static,
     H: Handler + 'static,

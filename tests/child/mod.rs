@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use echo_server::TcpServer;
+use netecho::TcpServer;
 
 /// Names the child's options: `key=value` pairs separated by commas.
 pub const CHILD_ENV: &str = "ECHO_SERVER_TEST_CHILD";

@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use echo_server::{CloseReason, Conn, Handler, ServerHandle, TcpServer, TcpServerBuilder};
+use netecho::{CloseReason, Conn, Handler, ServerHandle, TcpServer, TcpServerBuilder};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// What every test returns.
@@ -28,7 +28,7 @@ pub fn builder() -> TcpServerBuilder {
 }
 
 /// An echo server on 127.0.0.1, any free port, on background threads.
-pub fn start() -> echo_server::Result<ServerHandle> {
+pub fn start() -> netecho::Result<ServerHandle> {
     builder().spawn()
 }
 

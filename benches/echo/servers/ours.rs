@@ -4,12 +4,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub fn run(workers: usize, announce: &mut dyn FnMut(SocketAddr)) -> Result<(), String> {
-    let server = echo_server::TcpServer::builder()
+    let server = netecho::TcpServer::builder()
         .host(Ipv4Addr::LOCALHOST)
         .port(0)
         .workers(workers)
         .bind()
-        .map_err(|e| format!("echo-server: bind: {e}"))?;
+        .map_err(|e| format!("netecho: bind: {e}"))?;
     announce(server.local_addr());
-    server.run().map_err(|e| format!("echo-server: {e}"))
+    server.run().map_err(|e| format!("netecho: {e}"))
 }
