@@ -17,7 +17,11 @@ struct Args {
     server: common::ServerArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     common::serve(&args.server, 7007, || Echo)
 }

@@ -71,7 +71,11 @@ impl Handler for Lines {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let max_line = args.max_line;
     common::serve(&args.server, 7100, move || Lines::new(max_line))

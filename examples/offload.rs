@@ -322,7 +322,11 @@ impl Handler for Offload {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let work = args.work;
     let pool = spawn_pool(args.threads, args.queue, move || std::thread::sleep(work))?;

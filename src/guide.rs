@@ -9,18 +9,27 @@
 //!
 //! | Example | What it shows |
 //! |---|---|
-//! | `examples/echo.rs` | RFC 862 echo: the default handler, nothing to write |
-//! | `examples/discard.rs` | RFC 863: a handler that ignores input |
-//! | `examples/daytime.rs` | RFC 867: write on open, then close gracefully |
-//! | `examples/qotd.rs` | RFC 865: state shared by all connections (a rotating quote) |
-//! | `examples/chargen.rs` | RFC 864: a producer paced by [`on_drain`](crate::Handler::on_drain) |
-//! | `examples/lines.rs` | a line protocol: partial lines, a line cap, CRLF and LF |
-//! | `examples/chat.rs` | broadcast through [`ConnHandle`]s, a policy for slow clients |
-//! | `examples/offload.rs` | slow work on a thread pool, answers through the handle, in order |
+//! | [`examples/echo.rs`][echo] | RFC 862 echo: the default handler, nothing to write |
+//! | [`examples/discard.rs`][discard] | RFC 863: a handler that ignores input |
+//! | [`examples/daytime.rs`][daytime] | RFC 867: write on open, then close gracefully |
+//! | [`examples/qotd.rs`][qotd] | RFC 865: state shared by all connections (a rotating quote) |
+//! | [`examples/chargen.rs`][chargen] | RFC 864: a producer paced by [`on_drain`](crate::Handler::on_drain) |
+//! | [`examples/lines.rs`][lines] | a line protocol: partial lines, a line cap, CRLF and LF |
+//! | [`examples/chat.rs`][chat] | broadcast through [`ConnHandle`]s, a policy for slow clients |
+//! | [`examples/offload.rs`][offload] | slow work on a thread pool, answers through the handle, in order |
 //!
+//! The files are in the published crate, under `examples/`; they share their
+//! command line in [`examples/common/mod.rs`][common].
 //!
-//! The files are in the crate's repository, under `examples/`; they share
-//! their command line and line splitter in `examples/common/mod.rs`.
+//! [echo]: https://docs.rs/crate/netecho/latest/source/examples/echo.rs
+//! [discard]: https://docs.rs/crate/netecho/latest/source/examples/discard.rs
+//! [daytime]: https://docs.rs/crate/netecho/latest/source/examples/daytime.rs
+//! [qotd]: https://docs.rs/crate/netecho/latest/source/examples/qotd.rs
+//! [chargen]: https://docs.rs/crate/netecho/latest/source/examples/chargen.rs
+//! [lines]: https://docs.rs/crate/netecho/latest/source/examples/lines.rs
+//! [chat]: https://docs.rs/crate/netecho/latest/source/examples/chat.rs
+//! [offload]: https://docs.rs/crate/netecho/latest/source/examples/offload.rs
+//! [common]: https://docs.rs/crate/netecho/latest/source/examples/common/mod.rs
 //!
 //! # A handler is a set of callbacks
 //!
@@ -31,6 +40,17 @@
 //! [`Conn`], writes to it and sets requests on it, and the server does the I/O
 //! when the callback returns. Every method has a default, and the defaults
 //! echo.
+//!
+//! **Every default echoes, so a protocol that is not echo overrides what it
+//! must not inherit.** [`on_data`](crate::Handler::on_data) writes the bytes
+//! back unless you override it, and
+//! [`on_read_closed`](crate::Handler::on_read_closed) closes the connection
+//! as soon as the peer half-closes. A server that pushes to its clients (a
+//! feed, a subscription, `chargen`) overrides both: otherwise a client that
+//! connects, shuts down its sending side and waits to read (`nc -N`, a
+//! subscriber with nothing to say) is closed at once and gets nothing. A
+//! server that only answers requests usually keeps the default
+//! `on_read_closed`: it closes after the last answer is written.
 //!
 //! The call order, for one connection:
 //!

@@ -7,6 +7,8 @@
 
 use std::error::Error;
 use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use netecho::{Handler, TcpServer};
@@ -42,15 +44,45 @@ pub struct ServerArgs {
     pub write_timeout: Duration,
 }
 
+/// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
+/// short (128 + SIGINT, as shells report an interrupted command).
+pub const FORCED_EXIT: i32 = 130;
+
+/// Ends an example's `main`: on error, prints the error and its whole chain
+/// of causes on stderr (`error: failed to bind 127.0.0.1:7007: Address
+/// already in use (os error 98)`) and exits with status 1.
+pub fn exit(result: Result<(), Box<dyn Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut line = format!("error: {err}");
+            let mut cause = err.source();
+            while let Some(c) = cause {
+                line.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr at `info` (the start line, the stop line with the
+/// statistics) unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 /// Binds a server with `args` (on `default_port` unless `--port` is given)
 /// and the handler `factory`, prints `listening on ADDR`, and serves until
-/// SIGINT or SIGTERM, which shut it down gracefully.
+/// SIGINT or SIGTERM, which shut it down gracefully; a second one exits at
+/// once with status [`FORCED_EXIT`].
 pub fn serve<F, H>(args: &ServerArgs, default_port: u16, factory: F) -> Result<(), Box<dyn Error>>
 where
     F: Fn() -> H + Send + Sync + 'static,
     H: Handler + 'static,
 {
-    env_logger::init();
+    init_logging();
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = TcpServer::builder()
         .host(args.host)
@@ -69,7 +101,20 @@ where
 
     let handle = server.handle();
     let on_signal = handle.clone();
-    ctrlc::set_handler(move || on_signal.shutdown())?;
+    let grace = args.shutdown_timeout;
+    let signals = AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if signals.fetch_add(1, Ordering::AcqRel) == 0 {
+            eprintln!(
+                "shutting down: draining connections for up to {}; signal again to exit at once",
+                humantime::format_duration(grace)
+            );
+            on_signal.shutdown();
+        } else {
+            eprintln!("second signal: exiting without waiting for connections");
+            std::process::exit(FORCED_EXIT);
+        }
+    })?;
     server.run()?;
     log::info!("{:?}", handle.stats());
     Ok(())
