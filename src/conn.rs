@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::push::{ConnHandle, ConnState, Route};
 
@@ -37,6 +37,7 @@ pub struct Conn {
     notify_drain: bool,
     reading: Option<bool>,
     timer: TimerRequest,
+    now: Instant,
     limit: usize,
     key: usize,
     id: u64,
@@ -46,8 +47,9 @@ pub struct Conn {
 
 impl Conn {
     /// A context for a worker (or the test kit) that reaches its connections
-    /// through `route` and applies `limit` to handles' writes.
-    pub(crate) fn new(local: SocketAddr, route: Route, limit: usize) -> Self {
+    /// through `route` and applies `limit` to handles' writes; `now` is only
+    /// a placeholder until [`reset`](Conn::reset) gives each callback its time.
+    pub(crate) fn new(local: SocketAddr, route: Route, limit: usize, now: Instant) -> Self {
         Conn {
             out: Vec::new(),
             peer: local,
@@ -59,6 +61,7 @@ impl Conn {
             notify_drain: false,
             reading: None,
             timer: TimerRequest::Keep,
+            now,
             limit,
             key: 0,
             id: 0,
@@ -67,13 +70,14 @@ impl Conn {
         }
     }
 
-    /// Makes the context ready for a callback of connection `key`/`id`,
-    /// keeping the output buffer's allocation. `state` is the connection's
-    /// handle state, moved in for the callback and taken back by
+    /// Makes the context ready for a callback of connection `key`/`id` at
+    /// time `now`, keeping the output buffer's allocation. `state` is the
+    /// connection's handle state, moved in for the callback and taken back by
     /// [`finish`](Conn::finish).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn reset(
         &mut self,
+        now: Instant,
         peer: SocketAddr,
         local: SocketAddr,
         key: usize,
@@ -94,6 +98,7 @@ impl Conn {
         self.notify_drain = false;
         self.reading = None;
         self.timer = TimerRequest::Keep;
+        self.now = now;
         self.state = state;
     }
 
@@ -179,6 +184,47 @@ impl Conn {
             Arc::new(state)
         });
         ConnHandle::new(self.route.clone(), Arc::clone(state), self.key, self.id)
+    }
+
+    /// The time of this callback, the instant the connection's timer and
+    /// timeouts count from: a timer set now expires at `now() + after`.
+    ///
+    /// Under the server it is when the worker woke up for the events it is
+    /// handling (one reading of the clock per batch of events, not one per
+    /// callback). Under the [test kit](crate::testing) it is the virtual time:
+    /// where [`Harness::advance`](crate::testing::Harness::advance) got to, or
+    /// the deadline being handled, in `on_timer` and `on_idle_timeout`. A
+    /// handler that needs the time (a rate limit, a timestamp) reads it here
+    /// rather than calling [`Instant::now`], so the kit can test it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use netecho::testing::Harness;
+    /// use netecho::{Conn, Handler};
+    ///
+    /// /// Says how long after opening each tick came.
+    /// struct Ticks(Option<Instant>);
+    ///
+    /// impl Handler for Ticks {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         self.0 = Some(conn.now());
+    ///         conn.set_timer(Duration::from_millis(100));
+    ///     }
+    ///     fn on_timer(&mut self, conn: &mut Conn) {
+    ///         let since = self.0.map(|t| conn.now() - t).unwrap_or_default();
+    ///         conn.write(format!("{}\n", since.as_millis()).as_bytes());
+    ///         conn.set_timer(Duration::from_millis(100));
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::open(Ticks(None));
+    /// peer.advance(Duration::from_millis(350));
+    /// assert_eq!(peer.read(), b"100\n200\n300\n");
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// The address of the peer.

@@ -130,7 +130,8 @@
 //! [`on_timer`](crate::Handler::on_timer) after a delay (setting it again
 //! replaces it; [`Conn::cancel_timer`] cancels it). Keep several deadlines in
 //! the handler and set the earliest. The idle and write timeouts are the
-//! server's, set on the builder.
+//! server's, set on the builder. For the time, read [`Conn::now`] rather than
+//! the clock: the test kit's virtual time then reaches the handler too.
 //!
 //! # Testing with the kit
 //!
@@ -378,6 +379,7 @@
 //! [`Conn::notify_on_drain`]: crate::Conn::notify_on_drain
 //! [`Conn::set_timer`]: crate::Conn::set_timer
 //! [`Conn::cancel_timer`]: crate::Conn::cancel_timer
+//! [`Conn::now`]: crate::Conn::now
 //! [`Conn::pending_write`]: crate::Conn::pending_write
 //! [`ConnHandle`]: crate::ConnHandle
 //! [`ConnHandle::write`]: crate::ConnHandle::write
