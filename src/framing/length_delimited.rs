@@ -1,4 +1,5 @@
-//! [`LengthDelimited`]: frames behind a length header, with a length cap.
+//! [`LengthDelimited`] and its [`FrameDecoder`]: frames behind a length
+//! header, with a length cap.
 
 use std::fmt;
 
@@ -42,21 +43,8 @@ macro_rules! length_field_types {
 }
 length_field_types!(u8, u16, u32, u64);
 
-/// Where the decoder is in the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Reading a header; `head_len` bytes of it are in `head`.
-    Head,
-    /// Reading a frame's payload of this many bytes; `buf` holds its start.
-    Body(usize),
-    /// Dropping the payload of a frame over the cap: this many bytes left.
-    Skip(u64),
-    /// A header made no sense: the rest of the stream cannot be cut.
-    Broken,
-}
-
-/// Cuts a byte stream into frames behind a length header, and writes such
-/// frames.
+/// The format of length-prefixed frames: writes them, and makes
+/// [`FrameDecoder`]s that read them.
 ///
 /// # Frames
 ///
@@ -67,42 +55,34 @@ enum State {
 /// If the field counts something else than the payload (itself, say), a
 /// [`length_adjustment`](LengthDelimited::length_adjustment) is added to it
 /// to get the payload's length. The names and defaults are those of
-/// tokio-util's `LengthDelimitedCodec` builder (without its offset and skip
-/// options: the header is the length field alone, and it is not handed out).
+/// tokio-util's `LengthDelimitedCodec` builder, without its offset and skip
+/// options: the header is the length field alone, and the decoder hands out
+/// the payload without it.
 ///
-/// # The cap
+/// A frame longer than
+/// [`max_frame_length`](LengthDelimited::max_frame_length) (8 MiB by default)
+/// is refused both ways: [`encode`](LengthDelimited::encode) fails, and the
+/// decoder reports it (see [`FrameDecoder`]).
 ///
-/// A frame longer than [`max_frame_length`](LengthDelimited::max_frame_length)
-/// (8 MiB by default) is an error, [`FramingError::FrameTooLong`], given as
-/// soon as its header is read: nothing of it is buffered. The decoder then
-/// drops its payload, and goes on with the next frame. A header whose length
-/// plus a negative adjustment is below zero is
-/// [`FramingError::NegativeLength`], and the decoder drops everything after
-/// it: without a length, the stream cannot be cut any further. Most protocols
-/// close the connection on either error; a peer that announces a huge frame
-/// by mistake is out of step with the protocol anyway.
-///
-/// # Memory
-///
-/// A frame that sits whole in the bytes fed is handed out as a slice of them.
-/// Only a frame whose end has not come yet is copied into the decoder, its
-/// buffer grown as its bytes come (never past the frame's length), and given
-/// back once empty: an idle connection's decoder holds no allocation.
+/// The format is a small `Copy` value, apart from the decoder's state: a
+/// handler keeps it next to its decoder and writes replies with it while the
+/// decoder hands out requests.
 ///
 /// # Examples
 ///
 /// ```
 /// use netecho::framing::LengthDelimited;
 ///
-/// let mut codec = LengthDelimited::new().length_field_type::<u16>();
+/// let codec = LengthDelimited::new().length_field_type::<u16>();
 /// let mut stream = Vec::new();
 /// codec.encode(b"hello", &mut stream)?;
 /// codec.encode(b"", &mut stream)?;
 /// assert_eq!(stream, b"\x00\x05hello\x00\x00");
 ///
+/// let mut decoder = codec.decoder();
 /// let mut got = Vec::new();
 /// for data in stream.chunks(3) {
-///     let mut frames = codec.feed(data);
+///     let mut frames = decoder.feed(data);
 ///     while let Some(frame) = frames.next_frame() {
 ///         got.push(frame?.to_vec());
 ///     }
@@ -110,24 +90,17 @@ enum State {
 /// assert_eq!(got, [&b"hello"[..], b""]);
 /// # Ok::<(), netecho::framing::FramingError>(())
 /// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LengthDelimited {
     width: usize,
     big_endian: bool,
     max: usize,
     adjustment: isize,
-    state: State,
-    /// The start of a header split across feeds.
-    head: [u8; 8],
-    head_len: usize,
-    /// The start of a payload split across feeds (`State::Body`); or, while
-    /// `handed_out`, the payload last handed out. Never longer than `max`.
-    buf: Vec<u8>,
-    handed_out: bool,
 }
 
 impl LengthDelimited {
-    /// A codec with a 4-byte big-endian length field, no length adjustment,
-    /// and frames of at most [`DEFAULT_MAX_FRAME_LENGTH`] bytes.
+    /// A 4-byte big-endian length field, no length adjustment, and frames of
+    /// at most [`DEFAULT_MAX_FRAME_LENGTH`] bytes.
     ///
     /// # Examples
     ///
@@ -146,11 +119,6 @@ impl LengthDelimited {
             big_endian: true,
             max: DEFAULT_MAX_FRAME_LENGTH,
             adjustment: 0,
-            state: State::Head,
-            head: [0; 8],
-            head_len: 0,
-            buf: Vec::new(),
-            handed_out: false,
         }
     }
 
@@ -243,13 +211,14 @@ impl LengthDelimited {
     /// use netecho::framing::LengthDelimited;
     ///
     /// // The length field counts itself.
-    /// let mut codec = LengthDelimited::new()
+    /// let codec = LengthDelimited::new()
     ///     .length_field_type::<u16>()
     ///     .length_adjustment(-2);
     /// let mut out = Vec::new();
     /// codec.encode(b"abc", &mut out)?;
     /// assert_eq!(out, b"\x00\x05abc");
-    /// let mut frames = codec.feed(&out);
+    /// let mut decoder = codec.decoder();
+    /// let mut frames = decoder.feed(&out);
     /// assert_eq!(frames.next_frame(), Some(Ok(&b"abc"[..])));
     /// # Ok::<(), netecho::framing::FramingError>(())
     /// ```
@@ -259,82 +228,28 @@ impl LengthDelimited {
         self
     }
 
-    /// Starts decoding `data`, the next bytes of the stream: take the frames
-    /// out with [`Frames::next_frame`] until it returns `None`.
-    ///
-    /// Stopping earlier is allowed: the bytes not decoded yet are then left
-    /// out of the stream, unless fed again, from [`Frames::remaining`].
+    /// A decoder for frames of this format, for one stream.
     ///
     /// # Examples
     ///
     /// ```
     /// use netecho::framing::LengthDelimited;
     ///
-    /// let mut codec = LengthDelimited::new().length_field_type::<u8>();
-    /// let mut frames = codec.feed(b"\x02hi\x03yo");
+    /// let codec = LengthDelimited::new().length_field_type::<u8>();
+    /// let mut decoder = codec.decoder();
+    /// assert_eq!(decoder.codec(), codec);
+    /// let mut frames = decoder.feed(b"\x02hi");
     /// assert_eq!(frames.next_frame(), Some(Ok(&b"hi"[..])));
-    /// assert_eq!(frames.next_frame(), None); // "yo" waits for its last byte
-    /// drop(frames);
-    /// assert_eq!(codec.buffered(), 3);
-    /// ```
-    pub fn feed<'d>(&mut self, data: &'d [u8]) -> Frames<'_, 'd> {
-        self.release();
-        Frames {
-            decoder: self,
-            rest: data,
-        }
-    }
-
-    /// Ends the stream, and empties the decoder for a new one.
-    ///
-    /// # Errors
-    ///
-    /// [`FramingError::Truncated`] if the stream ended inside a frame (or its
-    /// header). A frame over the cap whose payload was being dropped is not
-    /// reported again.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use netecho::framing::{FramingError, LengthDelimited};
-    ///
-    /// let mut codec = LengthDelimited::new().length_field_type::<u8>();
-    /// assert!(codec.feed(b"\x05abc").next_frame().is_none());
-    /// assert_eq!(codec.finish(), Err(FramingError::Truncated { buffered: 4 }));
-    /// assert_eq!(codec.finish(), Ok(()));
-    /// ```
-    pub fn finish(&mut self) -> Result<(), FramingError> {
-        self.release();
-        let buffered = self.buffered();
-        let state = std::mem::replace(&mut self.state, State::Head);
-        self.head_len = 0;
-        clear(&mut self.buf, true);
-        match state {
-            State::Head | State::Body(_) if buffered > 0 => {
-                Err(FramingError::Truncated { buffered })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The bytes of the unfinished frame received so far, its header
-    /// included.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use netecho::framing::LengthDelimited;
-    ///
-    /// let mut codec = LengthDelimited::new();
-    /// assert!(codec.feed(b"\x00\x00").next_frame().is_none());
-    /// assert_eq!(codec.buffered(), 2);
     /// ```
     #[must_use]
-    pub fn buffered(&self) -> usize {
-        match self.state {
-            State::Head => self.head_len,
-            State::Body(_) if !self.handed_out => self.width + self.buf.len(),
-            _ => 0,
+    pub fn decoder(self) -> FrameDecoder {
+        FrameDecoder {
+            codec: self,
+            state: State::Head,
+            head: [0; 8],
+            head_len: 0,
+            buf: Vec::new(),
+            handed_out: false,
         }
     }
 
@@ -379,23 +294,36 @@ impl LengthDelimited {
     ///
     /// # Examples
     ///
+    /// A handler that sends each frame back, and closes on a bad one:
+    ///
     /// ```
-    /// use netecho::framing::LengthDelimited;
+    /// use netecho::framing::{FrameDecoder, LengthDelimited};
     /// use netecho::testing::Harness;
     /// use netecho::{Conn, Handler};
     ///
-    /// /// Greets with one frame.
-    /// struct Hello(LengthDelimited);
+    /// struct FrameEcho {
+    ///     codec: LengthDelimited,
+    ///     frames: FrameDecoder,
+    /// }
     ///
-    /// impl Handler for Hello {
-    ///     fn on_open(&mut self, conn: &mut Conn) {
-    ///         // Cannot fail: 5 bytes fit a u16 field and the cap.
-    ///         let _ = self.0.write_frame(conn, b"hello");
+    /// impl Handler for FrameEcho {
+    ///     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+    ///         let mut frames = self.frames.feed(data);
+    ///         while let Some(frame) = frames.next_frame() {
+    ///             let sent = frame.and_then(|frame| self.codec.write_frame(conn, frame));
+    ///             if sent.is_err() {
+    ///                 return conn.close();
+    ///             }
+    ///         }
     ///     }
     /// }
     ///
-    /// let mut peer = Harness::open(Hello(LengthDelimited::new().length_field_type::<u16>()));
+    /// let codec = LengthDelimited::new().length_field_type::<u16>().max_frame_length(8);
+    /// let mut peer = Harness::open(FrameEcho { codec, frames: codec.decoder() });
+    /// peer.send(b"\x00\x05hel").send(b"lo");
     /// assert_eq!(peer.read(), b"\x00\x05hello");
+    /// peer.send(b"\x00\x09");
+    /// assert!(peer.saw_eof());
     /// ```
     pub fn write_frame(&self, conn: &mut Conn, payload: &[u8]) -> Result<(), FramingError> {
         let head = self.header(payload.len())?;
@@ -430,14 +358,6 @@ impl LengthDelimited {
         Ok(head)
     }
 
-    /// Forgets the frame last handed out, if it was held here.
-    fn release(&mut self) {
-        if self.handed_out {
-            self.buf.clear();
-            self.handed_out = false;
-        }
-    }
-
     /// The length field in `bytes`.
     fn read_field(&self, bytes: &[u8]) -> u64 {
         let fold = |field: u64, &byte: &u8| field << 8 | u64::from(byte);
@@ -447,23 +367,203 @@ impl LengthDelimited {
             bytes.iter().rev().fold(0, fold)
         }
     }
+}
+
+impl Default for LengthDelimited {
+    /// The same as [`LengthDelimited::new`].
+    fn default() -> Self {
+        LengthDelimited::new()
+    }
+}
+
+/// Where the decoder is in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a header; `head_len` bytes of it are in `head`.
+    Head,
+    /// Reading a frame's payload of this many bytes; `buf` holds its start.
+    Body(usize),
+    /// Dropping the payload of a frame over the cap: this many bytes left.
+    Skip(u64),
+    /// A header made no sense: the rest of the stream cannot be cut.
+    Broken,
+}
+
+/// Cuts a byte stream into the frames of a [`LengthDelimited`] format,
+/// whatever the reads' boundaries.
+///
+/// # The cap
+///
+/// A frame longer than the format's
+/// [`max_frame_length`](LengthDelimited::max_frame_length) is an error,
+/// [`FramingError::FrameTooLong`], given as soon as its header is read:
+/// nothing of it is buffered. The decoder then drops its payload as it comes,
+/// and goes on with the next frame. A header whose length plus a negative
+/// adjustment is below zero is [`FramingError::NegativeLength`], and the
+/// decoder drops everything after it: without a length, the stream cannot be
+/// cut any further. Most protocols close the connection on either error: a
+/// peer that announces a frame too big is usually out of step already.
+///
+/// # End of stream
+///
+/// At the peer's end of stream, [`finish`](FrameDecoder::finish) says whether
+/// it ended inside a frame.
+///
+/// # Memory
+///
+/// A frame that sits whole in the bytes fed is handed out as a slice of them.
+/// A header split across feeds waits in an 8-byte array; only the payload of
+/// a frame whose end has not come yet is copied into a buffer, grown as its
+/// bytes come (never past the frame's length nor the cap), and given back
+/// once empty: an idle connection's decoder holds no allocation.
+///
+/// # Examples
+///
+/// ```
+/// use netecho::framing::{FrameDecoder, FramingError};
+///
+/// let mut decoder = FrameDecoder::default(); // u32 big-endian lengths
+/// let mut got = Vec::new();
+/// for data in [&b"\x00\x00"[..], b"\x00\x02h", b"i\x00\x00\x00\x00"] {
+///     let mut frames = decoder.feed(data);
+///     while let Some(frame) = frames.next_frame() {
+///         got.push(frame?.to_vec());
+///     }
+/// }
+/// assert_eq!(got, [&b"hi"[..], b""]);
+/// assert_eq!(decoder.finish(), Ok(()));
+/// # Ok::<(), FramingError>(())
+/// ```
+pub struct FrameDecoder {
+    codec: LengthDelimited,
+    state: State,
+    /// The start of a header split across feeds.
+    head: [u8; 8],
+    head_len: usize,
+    /// The start of a payload split across feeds (`State::Body`); or, while
+    /// `handed_out`, the payload last handed out. Never longer than the cap.
+    buf: Vec<u8>,
+    handed_out: bool,
+}
+
+impl FrameDecoder {
+    /// The format this decoder reads, to write replies in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::framing::{FrameDecoder, LengthDelimited};
+    ///
+    /// assert_eq!(FrameDecoder::default().codec(), LengthDelimited::new());
+    /// ```
+    #[must_use]
+    pub fn codec(&self) -> LengthDelimited {
+        self.codec
+    }
+
+    /// Starts decoding `data`, the next bytes of the stream: take the frames
+    /// out with [`Frames::next_frame`] until it returns `None`.
+    ///
+    /// Stopping earlier is allowed: the bytes not decoded yet are then left
+    /// out of the stream, unless fed again, from [`Frames::remaining`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::framing::LengthDelimited;
+    ///
+    /// let mut decoder = LengthDelimited::new().length_field_type::<u8>().decoder();
+    /// let mut frames = decoder.feed(b"\x02hi\x03yo");
+    /// assert_eq!(frames.next_frame(), Some(Ok(&b"hi"[..])));
+    /// assert_eq!(frames.next_frame(), None); // "yo" waits for its last byte
+    /// drop(frames);
+    /// assert_eq!(decoder.buffered(), 3);
+    /// ```
+    pub fn feed<'d>(&mut self, data: &'d [u8]) -> Frames<'_, 'd> {
+        self.release();
+        Frames {
+            decoder: self,
+            rest: data,
+        }
+    }
+
+    /// Ends the stream, and empties the decoder for a new one.
+    ///
+    /// # Errors
+    ///
+    /// [`FramingError::Truncated`] if the stream ended inside a frame (or its
+    /// header). A frame over the cap whose payload was being dropped is not
+    /// reported again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::framing::{FramingError, LengthDelimited};
+    ///
+    /// let mut decoder = LengthDelimited::new().length_field_type::<u8>().decoder();
+    /// assert!(decoder.feed(b"\x05abc").next_frame().is_none());
+    /// assert_eq!(decoder.finish(), Err(FramingError::Truncated { buffered: 4 }));
+    /// assert_eq!(decoder.finish(), Ok(()));
+    /// ```
+    pub fn finish(&mut self) -> Result<(), FramingError> {
+        self.release();
+        let buffered = self.buffered();
+        let state = std::mem::replace(&mut self.state, State::Head);
+        self.head_len = 0;
+        clear(&mut self.buf, true);
+        match state {
+            State::Head | State::Body(_) if buffered > 0 => {
+                Err(FramingError::Truncated { buffered })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The bytes of the unfinished frame received so far, its header
+    /// included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::framing::FrameDecoder;
+    ///
+    /// let mut decoder = FrameDecoder::default();
+    /// assert!(decoder.feed(b"\x00\x00").next_frame().is_none());
+    /// assert_eq!(decoder.buffered(), 2);
+    /// ```
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        match self.state {
+            State::Head => self.head_len,
+            State::Body(_) if !self.handed_out => self.codec.width + self.buf.len(),
+            _ => 0,
+        }
+    }
+
+    /// Forgets the frame last handed out, if it was held here.
+    fn release(&mut self) {
+        if self.handed_out {
+            self.buf.clear();
+            self.handed_out = false;
+        }
+    }
 
     /// The payload's length for a length field of `field`; on an error, the
     /// state that follows it.
     fn payload_len(&mut self, field: u64) -> Result<usize, FramingError> {
-        let len = i128::from(field) + self.adjustment as i128;
+        let LengthDelimited {
+            max, adjustment, ..
+        } = self.codec;
+        let len = i128::from(field) + adjustment as i128;
         let Ok(len) = u64::try_from(len) else {
             self.state = State::Broken;
-            return Err(FramingError::NegativeLength {
-                field,
-                adjustment: self.adjustment,
-            });
+            return Err(FramingError::NegativeLength { field, adjustment });
         };
         match usize::try_from(len) {
-            Ok(len) if len <= self.max => Ok(len),
+            Ok(len) if len <= max => Ok(len),
             _ => {
                 self.state = State::Skip(len);
-                Err(FramingError::FrameTooLong { len, max: self.max })
+                Err(FramingError::FrameTooLong { len, max })
             }
         }
     }
@@ -474,6 +574,7 @@ impl LengthDelimited {
         rest: &mut &'d [u8],
     ) -> Option<Result<&'s [u8], FramingError>> {
         self.release();
+        let width = self.codec.width;
         loop {
             match self.state {
                 State::Broken => {
@@ -491,21 +592,21 @@ impl LengthDelimited {
                     self.state = State::Head;
                 }
                 State::Head => {
-                    let field = if self.head_len == 0 && rest.len() >= self.width {
+                    let field = if self.head_len == 0 && rest.len() >= width {
                         // The whole header is here: read it in place.
-                        let (head, after) = rest.split_at(self.width);
+                        let (head, after) = rest.split_at(width);
                         *rest = after;
-                        self.read_field(head)
+                        self.codec.read_field(head)
                     } else {
-                        let n = (self.width - self.head_len).min(rest.len());
+                        let n = (width - self.head_len).min(rest.len());
                         self.head[self.head_len..self.head_len + n].copy_from_slice(&rest[..n]);
                         self.head_len += n;
                         *rest = &rest[n..];
-                        if self.head_len < self.width {
+                        if self.head_len < width {
                             return None;
                         }
                         self.head_len = 0;
-                        self.read_field(&self.head[..self.width])
+                        self.codec.read_field(&self.head[..width])
                     };
                     match self.payload_len(field) {
                         Ok(len) => self.state = State::Body(len),
@@ -535,29 +636,26 @@ impl LengthDelimited {
     }
 }
 
-impl Default for LengthDelimited {
-    /// The same as [`LengthDelimited::new`].
+impl Default for FrameDecoder {
+    /// A decoder for the default format, [`LengthDelimited::new`].
     fn default() -> Self {
-        LengthDelimited::new()
+        LengthDelimited::new().decoder()
     }
 }
 
-impl fmt::Debug for LengthDelimited {
-    /// Shows the configuration and the state, not the bytes held (they are
-    /// the peer's).
+impl fmt::Debug for FrameDecoder {
+    /// Shows the format and the state, not the bytes held (they are the
+    /// peer's).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LengthDelimited")
-            .field("length_field_width", &self.width)
-            .field("big_endian", &self.big_endian)
-            .field("max_frame_length", &self.max)
-            .field("length_adjustment", &self.adjustment)
+        f.debug_struct("FrameDecoder")
+            .field("codec", &self.codec)
             .field("state", &self.state)
             .field("buffered", &self.buffered())
             .finish()
     }
 }
 
-/// The frames of one [`LengthDelimited::feed`], taken out with
+/// The frames of one [`FrameDecoder::feed`], taken out with
 /// [`next_frame`](Frames::next_frame).
 ///
 /// When dropped, it gives back the decoder's buffer if nothing is held in it.
@@ -567,8 +665,8 @@ impl fmt::Debug for LengthDelimited {
 /// ```
 /// use netecho::framing::LengthDelimited;
 ///
-/// let mut codec = LengthDelimited::new().length_field_type::<u8>();
-/// let mut frames = codec.feed(b"\x01a\x01b\x01");
+/// let mut decoder = LengthDelimited::new().length_field_type::<u8>().decoder();
+/// let mut frames = decoder.feed(b"\x01a\x01b\x01");
 /// let mut count = 0;
 /// while let Some(frame) = frames.next_frame() {
 ///     frame?;
@@ -578,7 +676,7 @@ impl fmt::Debug for LengthDelimited {
 /// # Ok::<(), netecho::framing::FramingError>(())
 /// ```
 pub struct Frames<'s, 'd> {
-    decoder: &'s mut LengthDelimited,
+    decoder: &'s mut FrameDecoder,
     rest: &'d [u8],
 }
 
@@ -593,15 +691,16 @@ impl Frames<'_, '_> {
     ///
     /// [`FramingError::FrameTooLong`] for a frame over the cap, whose payload
     /// is then dropped; [`FramingError::NegativeLength`] for a length below
-    /// zero, after which nothing more is decoded (see [`LengthDelimited`]).
+    /// zero, after which nothing more is decoded (see [`FrameDecoder`]).
     ///
     /// # Examples
     ///
     /// ```
     /// use netecho::framing::{FramingError, LengthDelimited};
     ///
-    /// let mut codec = LengthDelimited::new().length_field_type::<u8>().max_frame_length(2);
-    /// let mut frames = codec.feed(b"\x03abc\x02ok");
+    /// let codec = LengthDelimited::new().length_field_type::<u8>().max_frame_length(2);
+    /// let mut decoder = codec.decoder();
+    /// let mut frames = decoder.feed(b"\x03abc\x02ok");
     /// assert_eq!(frames.next_frame(), Some(Err(FramingError::FrameTooLong { len: 3, max: 2 })));
     /// assert_eq!(frames.next_frame(), Some(Ok(&b"ok"[..])));
     /// assert_eq!(frames.next_frame(), None);
@@ -618,8 +717,8 @@ impl Frames<'_, '_> {
     /// ```
     /// use netecho::framing::LengthDelimited;
     ///
-    /// let mut codec = LengthDelimited::new().length_field_type::<u8>();
-    /// let mut frames = codec.feed(b"\x01a\x01b");
+    /// let mut decoder = LengthDelimited::new().length_field_type::<u8>().decoder();
+    /// let mut frames = decoder.feed(b"\x01a\x01b");
     /// frames.next_frame();
     /// assert_eq!(frames.remaining(), b"\x01b");
     /// ```
@@ -644,5 +743,331 @@ impl fmt::Debug for Frames<'_, '_> {
             .field("decoder", &self.decoder)
             .field("remaining", &self.rest.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Event = Result<Vec<u8>, FramingError>;
+
+    /// A header of `width` bytes holding `field`, written independently of
+    /// the codec.
+    fn raw_header(field: u64, width: usize, big_endian: bool) -> Vec<u8> {
+        let bytes = field.to_le_bytes();
+        let mut head = bytes[..width].to_vec();
+        if big_endian {
+            head.reverse();
+        }
+        head
+    }
+
+    /// Feeds `chunks` in turn, checking the memory rules after each; returns
+    /// the events and what `finish` gave.
+    fn run<'a>(
+        codec: &mut FrameDecoder,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> (Vec<Event>, Result<(), FramingError>) {
+        let mut events = Vec::new();
+        for chunk in chunks {
+            let mut frames = codec.feed(chunk);
+            while let Some(frame) = frames.next_frame() {
+                events.push(frame.map(<[u8]>::to_vec));
+            }
+            drop(frames);
+            assert!(
+                codec.buf.capacity() <= codec.codec.max,
+                "{}",
+                codec.buf.capacity()
+            );
+            if codec.buf.is_empty() {
+                assert_eq!(codec.buf.capacity(), 0, "an empty decoder holds memory");
+            }
+        }
+        let end = codec.finish();
+        assert_eq!(codec.buffered(), 0);
+        (events, end)
+    }
+
+    fn codec(width: usize, big_endian: bool) -> LengthDelimited {
+        let codec = match width {
+            1 => LengthDelimited::new().length_field_type::<u8>(),
+            2 => LengthDelimited::new().length_field_type::<u16>(),
+            4 => LengthDelimited::new().length_field_type::<u32>(),
+            _ => LengthDelimited::new().length_field_type::<u64>(),
+        };
+        if big_endian {
+            codec
+        } else {
+            codec.little_endian()
+        }
+    }
+
+    #[test]
+    fn every_width_and_order_round_trips() {
+        for width in [1, 2, 4, 8] {
+            for big_endian in [true, false] {
+                let mut codec = codec(width, big_endian).decoder();
+                let mut stream = Vec::new();
+                for payload in [&b"hello"[..], b"", b"x", &[7; 200]] {
+                    codec.codec().encode(payload, &mut stream).unwrap();
+                }
+                assert_eq!(&stream[..width], raw_header(5, width, big_endian));
+                let (events, end) = run(&mut codec, [&stream[..]]);
+                let want: Vec<Event> = [&b"hello"[..], b"", b"x", &[7; 200]]
+                    .iter()
+                    .map(|p| Ok(p.to_vec()))
+                    .collect();
+                assert_eq!(events, want, "width {width}, big endian {big_endian}");
+                assert_eq!(end, Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_split_across_feeds_is_read_whole() {
+        for width in [2, 4, 8] {
+            for big_endian in [true, false] {
+                let mut codec = codec(width, big_endian).decoder();
+                let mut stream = raw_header(3, width, big_endian);
+                stream.extend_from_slice(b"abc");
+                let (events, end) = run(&mut codec, stream.chunks(1));
+                assert_eq!(events, [Ok(b"abc".to_vec())]);
+                assert_eq!(end, Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn zero_length_frames_come_out_even_without_more_bytes() {
+        let mut codec = codec(2, true).decoder();
+        let mut frames = codec.feed(b"\x00\x00\x00");
+        assert_eq!(frames.next_frame(), Some(Ok(&b""[..])));
+        assert_eq!(frames.next_frame(), None);
+        drop(frames);
+        let mut frames = codec.feed(b"\x00");
+        assert_eq!(frames.next_frame(), Some(Ok(&b""[..])));
+        assert_eq!(frames.next_frame(), None);
+    }
+
+    #[test]
+    fn a_frame_at_the_cap_is_accepted_one_over_is_not() {
+        for chunk in [1, 3, 7, 100] {
+            let mut codec = codec(2, true).max_frame_length(5).decoder();
+            let mut stream = Vec::new();
+            for len in [5, 6, 0, 5] {
+                stream.extend(raw_header(len, 2, true));
+                stream.extend(std::iter::repeat_n(b'a' + len as u8, len as usize));
+            }
+            let (events, end) = run(&mut codec, stream.chunks(chunk));
+            assert_eq!(
+                events,
+                [
+                    Ok(b"fffff".to_vec()),
+                    Err(FramingError::FrameTooLong { len: 6, max: 5 }),
+                    Ok(Vec::new()),
+                    Ok(b"fffff".to_vec()),
+                ],
+                "chunks of {chunk}"
+            );
+            assert_eq!(end, Ok(()));
+        }
+    }
+
+    #[test]
+    fn an_over_long_frame_is_refused_at_its_header_without_buffering() {
+        let mut codec = codec(4, true).max_frame_length(1024).decoder();
+        let mut frames = codec.feed(b"\xff\xff\xff\xff");
+        assert_eq!(
+            frames.next_frame(),
+            Some(Err(FramingError::FrameTooLong {
+                len: u64::from(u32::MAX),
+                max: 1024
+            }))
+        );
+        assert_eq!(frames.next_frame(), None);
+        drop(frames);
+        // Its payload is dropped as it comes, nothing held.
+        for _ in 0..100 {
+            assert_eq!(codec.feed(&[0; 4096]).next_frame(), None);
+            assert_eq!(codec.buf.capacity(), 0);
+            assert_eq!(codec.buffered(), 0);
+        }
+        assert_eq!(codec.finish(), Ok(()), "reported once already");
+    }
+
+    #[test]
+    fn the_u64_field_over_usize_is_too_long_not_a_panic() {
+        let mut codec = codec(8, true).decoder();
+        let mut frames = codec.feed(&[0xff; 8]);
+        assert_eq!(
+            frames.next_frame(),
+            Some(Err(FramingError::FrameTooLong {
+                len: u64::MAX,
+                max: DEFAULT_MAX_FRAME_LENGTH
+            }))
+        );
+    }
+
+    #[test]
+    fn the_payload_buffer_grows_with_the_bytes_not_the_header() {
+        let mut codec = codec(4, true).decoder();
+        let mut frames = codec.feed(b"\x00\x10\x00\x00abc");
+        assert_eq!(frames.next_frame(), None);
+        drop(frames);
+        assert!(codec.buf.capacity() < 1024, "{}", codec.buf.capacity());
+        assert_eq!(codec.buffered(), 7);
+    }
+
+    #[test]
+    fn a_frame_whole_in_the_bytes_fed_is_lent_from_them() {
+        let mut codec = codec(1, true).decoder();
+        let data = b"\x03abc\x02de\x04fg".to_vec();
+        let mut frames = codec.feed(&data);
+        let frame = frames.next_frame().unwrap().unwrap();
+        assert!(std::ptr::eq(frame.as_ptr(), data[1..].as_ptr()));
+        let frame = frames.next_frame().unwrap().unwrap();
+        assert!(std::ptr::eq(frame.as_ptr(), data[5..].as_ptr()));
+        assert_eq!(frames.next_frame(), None);
+        assert_eq!(
+            frames.decoder.buf, b"fg",
+            "only the partial frame is copied"
+        );
+    }
+
+    #[test]
+    fn the_buffer_is_given_back_once_empty() {
+        let mut codec = codec(1, true).decoder();
+        assert!(codec.feed(b"\x04ab").next_frame().is_none());
+        assert!(codec.buf.capacity() > 0);
+        let mut frames = codec.feed(b"cd\x01");
+        assert_eq!(frames.next_frame(), Some(Ok(&b"abcd"[..])));
+        assert_eq!(frames.next_frame(), None);
+        drop(frames);
+        assert_eq!(codec.buf.capacity(), 0);
+        assert_eq!(codec.buffered(), 1, "the next header's first byte");
+    }
+
+    #[test]
+    fn a_length_adjustment_applies_both_ways() {
+        // The field counts itself (2 bytes).
+        let mut codec = codec(2, true).length_adjustment(-2).decoder();
+        let mut stream = Vec::new();
+        codec.codec().encode(b"abc", &mut stream).unwrap();
+        codec.codec().encode(b"", &mut stream).unwrap();
+        assert_eq!(stream, b"\x00\x05abc\x00\x02");
+        let (events, _) = run(&mut codec, stream.chunks(1));
+        assert_eq!(events, [Ok(b"abc".to_vec()), Ok(Vec::new())]);
+        // A positive one: the field does not count a 1-byte trailer.
+        let mut trailer = self::codec(1, true).length_adjustment(1).decoder();
+        let mut stream = Vec::new();
+        trailer.codec().encode(b"ab!", &mut stream).unwrap();
+        assert_eq!(stream, b"\x02ab!");
+        assert_eq!(
+            trailer.codec().encode(b"", &mut stream),
+            Err(FramingError::LengthFieldOverflow { len: 0, width: 1 })
+        );
+        let (events, _) = run(&mut trailer, [&stream[..]]);
+        assert_eq!(events, [Ok(b"ab!".to_vec())]);
+    }
+
+    #[test]
+    fn a_negative_length_stops_the_decoder() {
+        let mut codec = codec(2, true).length_adjustment(-2).decoder();
+        let mut frames = codec.feed(b"\x00\x01abc\x00\x02");
+        assert_eq!(
+            frames.next_frame(),
+            Some(Err(FramingError::NegativeLength {
+                field: 1,
+                adjustment: -2
+            }))
+        );
+        assert_eq!(frames.next_frame(), None);
+        assert!(frames.remaining().is_empty());
+        drop(frames);
+        assert_eq!(codec.feed(b"\x00\x02").next_frame(), None);
+        assert_eq!(codec.finish(), Ok(()));
+    }
+
+    #[test]
+    fn encoding_checks_the_cap_and_the_field_width() {
+        let codec = codec(1, true).max_frame_length(300);
+        let mut out = vec![b'x'];
+        assert_eq!(codec.encode(&[0; 255], &mut out), Ok(()));
+        assert_eq!(out.len(), 257);
+        out.truncate(1);
+        assert_eq!(
+            codec.encode(&[0; 256], &mut out),
+            Err(FramingError::LengthFieldOverflow { len: 256, width: 1 })
+        );
+        assert_eq!(
+            codec.encode(&[0; 301], &mut out),
+            Err(FramingError::FrameTooLong { len: 301, max: 300 })
+        );
+        assert_eq!(out, b"x", "a refused frame left bytes behind");
+    }
+
+    #[test]
+    fn eof_inside_a_header_or_a_payload_is_truncated() {
+        let mut codec = codec(4, true).decoder();
+        assert!(codec.feed(b"\x00\x00").next_frame().is_none());
+        assert_eq!(codec.finish(), Err(FramingError::Truncated { buffered: 2 }));
+        assert!(codec.feed(b"\x00\x00\x00\x03").next_frame().is_none());
+        assert_eq!(codec.finish(), Err(FramingError::Truncated { buffered: 4 }));
+        assert!(codec.feed(b"\x00\x00\x00\x03ab").next_frame().is_none());
+        assert_eq!(codec.finish(), Err(FramingError::Truncated { buffered: 6 }));
+        // Reset: a new stream decodes from its start.
+        let mut frames = codec.feed(b"\x00\x00\x00\x01z");
+        assert_eq!(frames.next_frame(), Some(Ok(&b"z"[..])));
+    }
+
+    #[test]
+    fn random_frames_and_splits_give_the_same_frames() {
+        let mut rng = fastrand::Rng::with_seed(0xf4a3e);
+        for round in 0..1000 {
+            let width = *rng.choice(&[1, 2, 4, 8]).unwrap_or(&1);
+            let big_endian = rng.bool();
+            let max = rng.usize(0..40);
+            let mut stream = Vec::new();
+            let mut want = Vec::new();
+            for _ in 0..rng.usize(0..10) {
+                let len = rng.usize(0..50);
+                let payload: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+                stream.extend(raw_header(len as u64, width, big_endian));
+                stream.extend(&payload);
+                want.push(if len > max {
+                    Err(FramingError::FrameTooLong {
+                        len: len as u64,
+                        max,
+                    })
+                } else {
+                    Ok(payload)
+                });
+            }
+            let mut chunks = Vec::new();
+            let mut rest = &stream[..];
+            while !rest.is_empty() {
+                let n = rng.usize(1..=rest.len().min(16));
+                chunks.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            let mut codec = codec(width, big_endian).max_frame_length(max).decoder();
+            let got = run(&mut codec, chunks);
+            assert_eq!(got, (want.clone(), Ok(())), "round {round}");
+            let got = run(&mut codec, stream.chunks(1));
+            assert_eq!(got, (want, Ok(())), "round {round}, byte by byte");
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_configuration_not_the_bytes() {
+        let mut codec = codec(2, false).max_frame_length(10).decoder();
+        assert!(codec.feed(b"\x05\x00sec").next_frame().is_none());
+        assert_eq!(
+            format!("{codec:?}"),
+            "FrameDecoder { codec: LengthDelimited { width: 2, big_endian: false, max: 10, \
+             adjustment: 0 }, state: Body(5), buffered: 5 }"
+        );
     }
 }

@@ -7,13 +7,15 @@
 //!
 //! - [`LineDecoder`]: lines ended by LF or CRLF, with a cap on a line's
 //!   length.
-//! - [`LengthDelimited`]: frames behind a length header of 1, 2, 4 or 8
-//!   bytes, big- or little-endian, with a cap on a frame's length; it also
-//!   writes such frames ([`encode`](LengthDelimited::encode),
+//! - [`FrameDecoder`]: frames behind a length header of 1, 2, 4 or 8 bytes,
+//!   big- or little-endian, with a cap on a frame's length. Their format is a
+//!   [`LengthDelimited`], which also writes such frames
+//!   ([`encode`](LengthDelimited::encode),
 //!   [`write_frame`](LengthDelimited::write_frame)).
 //!
-//! Both work the same way: [`feed`](LineDecoder::feed) the bytes of one
-//! `on_data` and take messages out of what it returns until it returns `None`.
+//! Both work the same way: [`feed`](LineDecoder::feed) them the bytes of one
+//! `on_data` and take messages out of what that returns until it gives
+//! `None`; at the peer's end of stream, `finish` says what was left.
 //! A message that sits whole in the bytes fed is handed out as a slice of
 //! them, without a copy; only the start of an unfinished message is copied
 //! into the decoder, never more than its cap, and a decoder with nothing held
@@ -67,7 +69,9 @@
 mod length_delimited;
 mod lines;
 
-pub use length_delimited::{DEFAULT_MAX_FRAME_LENGTH, Frames, LengthDelimited, LengthFieldType};
+pub use length_delimited::{
+    DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, Frames, LengthDelimited, LengthFieldType,
+};
 pub use lines::{DEFAULT_MAX_LINE_LENGTH, Line, LineDecoder, Lines};
 
 /// What a framing decoder or encoder found wrong with a message.
