@@ -181,6 +181,17 @@ mod tests {
         assert!(growths <= 12, "{growths} reallocations for 1000 bytes");
     }
 
+    /// A decoder is per connection: it must stay small while idle (and it
+    /// holds no allocation then, which the codecs' own tests check).
+    #[test]
+    fn idle_decoders_are_small() {
+        let line = std::mem::size_of::<LineDecoder>();
+        let frame = std::mem::size_of::<FrameDecoder>();
+        eprintln!("LineDecoder: {line} bytes, FrameDecoder: {frame} bytes");
+        assert!(line <= 48, "LineDecoder is {line} bytes");
+        assert!(frame <= 96, "FrameDecoder is {frame} bytes");
+    }
+
     #[test]
     fn messages_are_lowercase_with_their_numbers() {
         let cases = [
