@@ -479,6 +479,7 @@ impl FrameDecoder {
     /// drop(frames);
     /// assert_eq!(decoder.buffered(), 3);
     /// ```
+    #[must_use = "the frames are taken out with `next_frame`; bytes not taken out are not decoded"]
     pub fn feed<'d>(&mut self, data: &'d [u8]) -> Frames<'_, 'd> {
         self.release();
         Frames {

@@ -132,6 +132,7 @@ impl LineDecoder {
     /// assert!(lines.next_line().is_none());
     /// # Ok::<(), netecho::framing::FramingError>(())
     /// ```
+    #[must_use = "the lines are taken out with `next_line`; bytes not taken out are not decoded"]
     pub fn feed<'d>(&mut self, data: &'d [u8]) -> Lines<'_, 'd> {
         self.release();
         Lines {
