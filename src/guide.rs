@@ -1,8 +1,9 @@
 //! # Writing handlers
 //!
 //! A guide to writing your own protocol on this crate: what the server calls
-//! when, the rules a handler follows, how to test one without a network, and
-//! a walk through two of the example servers.
+//! when, the rules a handler follows, how to test one without a network, how
+//! to cut its input into lines or frames, and a walk through two of the
+//! example servers.
 //!
 //! The examples in the repository, each runnable with
 //! `cargo run --example NAME` and tested with `cargo test --examples`:
@@ -14,7 +15,7 @@
 //! | [`examples/daytime.rs`][daytime] | RFC 867: write on open, then close gracefully |
 //! | [`examples/qotd.rs`][qotd] | RFC 865: state shared by all connections (a rotating quote) |
 //! | [`examples/chargen.rs`][chargen] | RFC 864: a producer paced by [`on_drain`](crate::Handler::on_drain) |
-//! | [`examples/lines.rs`][lines] | a line protocol: partial lines, a line cap, CRLF and LF |
+//! | [`examples/lines.rs`][lines] | a line protocol with [`LineDecoder`]: partial lines, a line cap, CRLF and LF |
 //! | [`examples/chat.rs`][chat] | broadcast through [`ConnHandle`]s, a policy for slow clients |
 //! | [`examples/offload.rs`][offload] | slow work on a thread pool, answers through the handle, in order |
 //!
@@ -177,65 +178,138 @@
 //! real sockets; give its reads a timeout as an upper bound only, and wait for
 //! answers, not for time to pass.
 //!
-//! # Walk-through: `lines`
+//! # Framing: whole lines and frames
 //!
-//! `examples/lines.rs` answers every line upper-cased. TCP has no lines, only
-//! bytes: `on_data` may get half a line, or a line and a half, or the first
-//! byte of a two-byte `é`. So the handler keeps the start of a line until its
-//! end comes, and only ever upper-cases whole lines. It caps what it keeps: a
-//! peer that never sends a newline must not grow memory, so a line over the
-//! cap gets an error line and the connection is closed.
+//! TCP has no messages, only bytes: `on_data` may get half a line, or a line
+//! and a half, or the first byte of a two-byte `é`. The
+//! [`framing`](crate::framing) module cuts the bytes back into messages,
+//! sans-IO like the handler: a [`LineDecoder`] for lines ended by LF or CRLF,
+//! a [`FrameDecoder`] for frames behind a 1, 2, 4 or 8-byte length (their
+//! [`LengthDelimited`] format also writes frames). Feed a decoder the bytes of
+//! each `on_data`, take whole messages out until it says `None`, and at the
+//! peer's end of stream call `finish` for what was left. Each has a cap: a
+//! message over it is an error as soon as it is known, without buffering it,
+//! so a peer that never sends a newline cannot grow memory.
 //!
-//! A self-contained version (the example shares its splitter with `chat` and
-//! `offload`, and keeps each line's CRLF or LF ending):
+//! A small key-value store, one command per line, answering errors without
+//! closing:
 //!
 //! ```
+//! use std::collections::HashMap;
+//!
+//! use netecho::framing::LineDecoder;
 //! use netecho::{Conn, Handler};
 //!
-//! struct Lines {
-//!     partial: Vec<u8>,
-//!     max: usize,
+//! struct Store {
+//!     lines: LineDecoder,
+//!     map: HashMap<Vec<u8>, Vec<u8>>,
 //! }
 //!
-//! impl Handler for Lines {
+//! impl Handler for Store {
 //!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
-//!         self.partial.extend_from_slice(data);
-//!         // Answer every whole line; keep the start of the next one.
-//!         let mut start = 0;
-//!         while let Some(len) = self.partial[start..].iter().position(|&b| b == b'\n') {
-//!             let line = &self.partial[start..start + len];
-//!             let line = line.strip_suffix(b"\r").unwrap_or(line);
-//!             if line.len() > self.max {
-//!                 return too_long(conn, self.max);
+//!         let mut lines = self.lines.feed(data);
+//!         while let Some(line) = lines.next_line() {
+//!             let line = match line {
+//!                 Ok(line) => line,
+//!                 Err(err) => {
+//!                     // The decoder skips the rest of that line and goes on.
+//!                     conn.write(format!("ERROR {err}\n").as_bytes());
+//!                     continue;
+//!                 }
+//!             };
+//!             let mut words = line.splitn(3, |&b| b == b' ');
+//!             match (words.next(), words.next(), words.next()) {
+//!                 (Some(b"SET"), Some(key), Some(value)) => {
+//!                     self.map.insert(key.to_vec(), value.to_vec());
+//!                     conn.write(b"OK\n");
+//!                 }
+//!                 (Some(b"GET"), Some(key), None) => match self.map.get(key) {
+//!                     Some(value) => {
+//!                         conn.write(value);
+//!                         conn.write(b"\n");
+//!                     }
+//!                     None => conn.write(b"NOT FOUND\n"),
+//!                 },
+//!                 _ => conn.write(b"ERROR unknown command\n"),
 //!             }
-//!             // A whole line: a UTF-8 character split across reads is whole again.
-//!             match std::str::from_utf8(line) {
-//!                 Ok(text) => conn.write(text.to_uppercase().as_bytes()),
-//!                 Err(_) => conn.write(&line.to_ascii_uppercase()),
-//!             }
-//!             conn.write(b"\n");
-//!             start += len + 1;
-//!         }
-//!         self.partial.drain(..start);
-//!         // No newline yet: never hold more than a line (and its CR).
-//!         if self.partial.len() > self.max + 1 {
-//!             too_long(conn, self.max);
 //!         }
 //!     }
 //! }
 //!
-//! fn too_long(conn: &mut Conn, max: usize) {
-//!     conn.write(format!("ERROR line too long (max {max} bytes)\n").as_bytes());
-//!     conn.close();
+//! # use netecho::testing::Harness;
+//! let store = Store { lines: LineDecoder::new(32), map: HashMap::new() };
+//! let mut peer = Harness::open(store);
+//! for byte in b"SET name caf\xc3\xa9\r\nGET name\nGET nobody\n" {
+//!     peer.send(&[*byte]); // the worst chunking there is
+//! }
+//! assert_eq!(peer.read(), "OK\ncafé\nNOT FOUND\n".as_bytes());
+//! peer.send(&[b'x'; 100]).send(b"\nGET name\n");
+//! assert_eq!(peer.read(), "ERROR line longer than 32 bytes\ncafé\n".as_bytes());
+//! ```
+//!
+//! What the decoder does for you:
+//!
+//! - A line that sits whole in the bytes of one `on_data` is lent straight
+//!   from them, no copy; only the start of an unfinished line is kept, in a
+//!   buffer given back once empty, so an idle connection holds none.
+//! - The ending is stripped ([`Line::ending`](crate::framing::Line::ending)
+//!   says which it was, to answer in kind); a CR elsewhere is data.
+//! - A line over the cap is reported once, then skipped up to its LF, as
+//!   tokio-util's `LinesCodec` does; to close instead, write the error and
+//!   [`Conn::close`] (the `lines` example does).
+//!
+//! # Walk-through: `lines`
+//!
+//! `examples/lines.rs` answers every line upper-cased, each with its own
+//! ending. It only ever upper-cases whole lines, so a UTF-8 character split
+//! across reads is upper-cased whole. A line over the cap gets an error line
+//! and the connection is closed. Its handler, less the command line:
+//!
+//! ```
+//! use netecho::framing::LineDecoder;
+//! use netecho::{Conn, Handler};
+//!
+//! struct Lines {
+//!     lines: LineDecoder,
+//! }
+//!
+//! fn upper(line: &[u8]) -> Vec<u8> {
+//!     match std::str::from_utf8(line) {
+//!         Ok(text) => text.to_uppercase().into_bytes(),
+//!         Err(_) => line.to_ascii_uppercase(),
+//!     }
+//! }
+//!
+//! impl Handler for Lines {
+//!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+//!         let max = self.lines.max_length();
+//!         let mut lines = self.lines.feed(data);
+//!         while let Some(line) = lines.next_line() {
+//!             let Ok(line) = line else {
+//!                 conn.write(format!("ERROR line too long (max {max} bytes)\n").as_bytes());
+//!                 return conn.close();
+//!             };
+//!             conn.write(&upper(&line));
+//!             conn.write(line.ending());
+//!         }
+//!     }
+//!
+//!     fn on_read_closed(&mut self, conn: &mut Conn) {
+//!         // A last line without a newline is still a line.
+//!         if let Some(last) = self.lines.finish() {
+//!             conn.write(&upper(&last));
+//!             conn.write(b"\n");
+//!         }
+//!         conn.close();
+//!     }
 //! }
 //!
 //! # use netecho::testing::Harness;
-//! let mut peer = Harness::open(Lines { partial: Vec::new(), max: 16 });
-//! let input = "café\r\nπ\n".as_bytes();
-//! for byte in input {
-//!     peer.send(&[*byte]); // the worst chunking there is
+//! let mut peer = Harness::open(Lines { lines: LineDecoder::new(16) });
+//! for byte in "café\r\nπ\n".as_bytes() {
+//!     peer.send(&[*byte]);
 //! }
-//! assert_eq!(peer.read(), "CAFÉ\nΠ\n".as_bytes());
+//! assert_eq!(peer.read(), "CAFÉ\r\nΠ\n".as_bytes());
 //! peer.send(&[b'x'; 20]);
 //! assert_eq!(peer.read(), b"ERROR line too long (max 16 bytes)\n");
 //! assert!(peer.saw_eof());
@@ -243,13 +317,14 @@
 //!
 //! What to take from it:
 //!
-//! - State that spans reads lives in the handler; it is per connection.
+//! - State that spans reads (here, the decoder) lives in the handler; it is
+//!   per connection.
 //! - The answer is written with [`Conn::write`], which never blocks: if the
 //!   peer does not read its answers, the write buffer limit stops the reads.
 //! - The error is written, then [`Conn::close`]: the peer gets the error line,
 //!   then EOF. The close is graceful; nothing written before it is lost.
-//! - In the example, `on_read_closed` answers a last line that had no newline
-//!   before closing.
+//! - `on_read_closed` answers a last line that had no newline before
+//!   closing: the default would close without it.
 //! - Its tests feed the same input byte by byte and at random split points and
 //!   expect the same answer, check a split `é` is upper-cased whole, and check
 //!   the cap with every chunking.
@@ -372,6 +447,9 @@
 //! ```
 //!
 //! [`Handler`]: crate::Handler
+//! [`LineDecoder`]: crate::framing::LineDecoder
+//! [`FrameDecoder`]: crate::framing::FrameDecoder
+//! [`LengthDelimited`]: crate::framing::LengthDelimited
 //! [`Conn`]: crate::Conn
 //! [`Conn::write`]: crate::Conn::write
 //! [`Conn::close`]: crate::Conn::close

@@ -112,6 +112,7 @@ mod builder;
 mod conn;
 mod connection;
 mod error;
+pub mod framing;
 pub mod guide;
 mod handler;
 mod push;
