@@ -31,11 +31,19 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Makes the coming close a reset (RST) that drops unsent data.
+    fn abort(&mut self) -> io::Result<()>;
 }
 
 impl Stream for mio::net::TcpStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
+    }
+
+    /// `setsockopt(SO_LINGER, 0)`: `close` then sends RST.
+    fn abort(&mut self) -> io::Result<()> {
+        socket2::SockRef::from(&*self).set_linger(Some(Duration::ZERO))
     }
 }
 
@@ -213,6 +221,10 @@ impl<S: Stream> Connection<S> {
             }
             if step != Step::Open || self.closing.is_some() {
                 return step;
+            }
+            if self.user_paused {
+                // The handler paused reading in `on_data`: stop here.
+                return Step::Open;
             }
             if self.pending.len() > io.config.write_buffer_limit {
                 self.read_paused = true;
@@ -427,6 +439,7 @@ impl<S: Stream> Connection<S> {
     ) -> Step {
         let write_closed = self.fin_wanted || self.closing.is_some();
         conn.reset(
+            now,
             self.peer,
             self.local,
             self.key,
@@ -446,6 +459,9 @@ impl<S: Stream> Connection<S> {
                 panic_message(&*panic).escape_debug()
             );
             return Step::Panicked;
+        }
+        if conn.wants_abort() {
+            return self.abort();
         }
         if !conn.output().is_empty() {
             if let Err(e) = self.send(conn.output(), now, counters) {
@@ -557,6 +573,16 @@ impl<S: Stream> Connection<S> {
         }
         self.more_to_read = true;
         Step::Yield
+    }
+
+    /// The handler aborted: drop the output, make the close a reset.
+    fn abort(&mut self) -> Step {
+        self.pending = Vec::new();
+        self.stalled_since = None;
+        if let Err(e) = self.stream.abort() {
+            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.peer);
+        }
+        Step::Close(CloseReason::Aborted)
     }
 
     /// Writes `data` after what is pending; keeps what the socket refuses.

@@ -127,6 +127,7 @@ impl Worker {
                 waker: Some(Arc::clone(&shared.remotes[index].waker)),
             },
             shared.config.write_buffer_limit,
+            Instant::now(),
         );
         Worker {
             index,
