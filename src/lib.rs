@@ -50,6 +50,7 @@ mod builder;
 mod conn;
 mod connection;
 mod error;
+pub mod fault;
 pub mod guide;
 mod handler;
 mod push;
