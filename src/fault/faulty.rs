@@ -222,7 +222,8 @@ impl<H: Handler> Faulty<H> {
         if let (true, Some((limit, cut))) = (active, plan.cut()) {
             if self.written >= limit {
                 self.cut = true;
-                self.schedule.push_end(What::Cut(cut), now, std::time::Duration::ZERO);
+                self.schedule
+                    .push_end(What::Cut(cut), now, std::time::Duration::ZERO);
             }
         }
     }

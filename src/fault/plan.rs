@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(plan.piece(), Some(10));
         plan.bandwidth = 1;
         assert_eq!(plan.piece(), Some(1));
-        assert_eq!(transfer_time(256 * 1024, 256 * 1024), Duration::from_secs(1));
+        assert_eq!(
+            transfer_time(256 * 1024, 256 * 1024),
+            Duration::from_secs(1)
+        );
         assert_eq!(transfer_time(5, 0), Duration::ZERO);
     }
 }

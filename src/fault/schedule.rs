@@ -209,7 +209,10 @@ mod tests {
         let mut rng = SplitMix64::for_connection(0, 0);
         let mut s = Schedule::default();
         s.push_bytes(b"hello", now, &plan, true, &mut rng);
-        let got: Vec<_> = releases(&mut s, now).into_iter().map(|r| (r.0, r.2)).collect();
+        let got: Vec<_> = releases(&mut s, now)
+            .into_iter()
+            .map(|r| (r.0, r.2))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -246,7 +249,10 @@ mod tests {
             let t = now + i * 100 * MS;
             s.push_bytes(b"x", t, &plan, true, &mut rng);
             let at = s.next_at().map(|at| at - t);
-            assert!(at.is_some_and(|d| (50 * MS..=70 * MS).contains(&d)), "{at:?}");
+            assert!(
+                at.is_some_and(|d| (50 * MS..=70 * MS).contains(&d)),
+                "{at:?}"
+            );
             distinct.insert(at);
             s.pop_due(t + 70 * MS, &mut Vec::new());
         }
