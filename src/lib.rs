@@ -8,6 +8,9 @@
 //! - [`Handler`]: the protocol, one instance per connection, as sans-IO
 //!   callbacks on a [`Conn`] context; the default, [`Echo`], writes back what
 //!   it reads.
+//! - [`fault`]: wrappers that make any handler misbehave on purpose (latency,
+//!   bandwidth, slices, cut-offs, resets, silence), reproducibly, for testing
+//!   clients.
 //!
 //! # Examples
 //!
