@@ -100,7 +100,10 @@ fn slices_arrive_as_separate_reads_apart_in_time() -> TestResult {
         times.push(Instant::now());
         pieces.push(buf[..n].to_vec());
     }
-    assert_eq!(pieces, [&b"hell"[..], b"o, w", b"orld"]);
+    // Separate reads: none longer than a slice (the client reads as soon as
+    // each slice arrives, so it sees three, unless it was descheduled).
+    assert!(pieces.iter().all(|p| p.len() <= 4), "{pieces:?}");
+    assert_eq!(pieces.concat(), b"hello, world");
     for pair in times.windows(2) {
         let gap = pair[1] - pair[0];
         // The deadlines are `delay` apart; the first slice went out at once.

@@ -308,3 +308,60 @@ fn switched_off_faults_pass_output_through() {
     peer.advance(Duration::from_secs(1));
     assert_eq!(peer.read(), b"late");
 }
+
+/// Writes `total` bytes in `chunk`s, the next one on each `on_drain`.
+struct Producer {
+    chunk: usize,
+    left: usize,
+    produced: Rc<RefCell<usize>>,
+}
+
+impl Producer {
+    fn next(&mut self, conn: &mut Conn) {
+        let n = self.chunk.min(self.left);
+        if n > 0 {
+            self.left -= n;
+            *self.produced.borrow_mut() += n;
+            conn.write(&vec![b'p'; n]);
+            conn.notify_on_drain();
+        }
+    }
+}
+
+impl Handler for Producer {
+    fn on_open(&mut self, conn: &mut Conn) {
+        self.next(conn);
+    }
+    fn on_drain(&mut self, conn: &mut Conn) {
+        self.next(conn);
+    }
+}
+
+#[test]
+fn a_producer_paced_by_on_drain_waits_for_held_output() {
+    const CHUNK: usize = 16 * 1024;
+    const TOTAL: usize = 256 * 1024;
+    let produced = Rc::new(RefCell::new(0));
+    let faults = Faults::new().bandwidth(64 * 1024);
+    let mut peer = Harness::open(faults.wrap(Producer {
+        chunk: CHUNK,
+        left: TOTAL,
+        produced: Rc::clone(&produced),
+    }));
+    let mut read = peer.read().len();
+    let mut elapsed = Duration::ZERO;
+    while read < TOTAL && elapsed < 10 * Duration::from_secs(1) {
+        peer.advance(10 * MS);
+        elapsed += 10 * MS;
+        read += peer.read().len();
+        // `on_drain` waits for the held chunk to go out: one chunk at a time.
+        assert!(
+            *produced.borrow() - read <= CHUNK,
+            "{} ahead",
+            *produced.borrow() - read
+        );
+    }
+    assert_eq!(read, TOTAL);
+    // 256 KiB at 64 KiB/s: about 4 s (the first 10 ms piece goes at once).
+    assert!((3900 * MS..=4100 * MS).contains(&elapsed), "{elapsed:?}");
+}

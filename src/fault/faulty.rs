@@ -35,7 +35,9 @@ use crate::handler::{CloseReason, Handler};
 /// (and the inner handler's `on_drain` waits), so a slow fault cannot grow
 /// memory without bound. A connection holding nothing holds no buffer.
 ///
-/// At server shutdown, output still held back is dropped.
+/// At server shutdown, output still held back is dropped. Writes through a
+/// [`ConnHandle`](crate::ConnHandle) go straight to the connection: the
+/// faults see only what the handler writes in its callbacks.
 pub struct Faulty<H> {
     inner: H,
     setup: Arc<Setup>,
