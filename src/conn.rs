@@ -38,6 +38,7 @@ pub struct Conn {
     reading: Option<bool>,
     timer: TimerRequest,
     now: Instant,
+    abort: bool,
     limit: usize,
     key: usize,
     id: u64,
@@ -62,6 +63,7 @@ impl Conn {
             reading: None,
             timer: TimerRequest::Keep,
             now,
+            abort: false,
             limit,
             key: 0,
             id: 0,
@@ -99,6 +101,7 @@ impl Conn {
         self.reading = None;
         self.timer = TimerRequest::Keep;
         self.now = now;
+        self.abort = false;
         self.state = state;
     }
 
@@ -125,6 +128,42 @@ impl Conn {
     /// drops what the peer still sends for a bounded time, and closes. No more
     /// `on_data` comes after this call.
     pub fn close(&mut self) {
+        self.close = true;
+        self.write_closed = true;
+    }
+
+    /// Aborts the connection: the server drops the output not yet sent
+    /// (this callback's too), sets `SO_LINGER` to zero and closes the socket,
+    /// so the peer gets a reset (RST) rather than a FIN: its reads and writes
+    /// fail with `ECONNRESET`. No more callbacks come but
+    /// [`on_close`](crate::Handler::on_close), with [`CloseReason::Aborted`].
+    ///
+    /// For testing how a client copes with a server that vanishes (see
+    /// [`fault`](crate::fault)); a normal end is [`close`](Conn::close).
+    ///
+    /// [`CloseReason::Aborted`]: crate::CloseReason::Aborted
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::testing::Harness;
+    /// use netecho::{CloseReason, Conn, Handler};
+    ///
+    /// /// Resets the connection at the first byte.
+    /// struct Rude;
+    ///
+    /// impl Handler for Rude {
+    ///     fn on_data(&mut self, conn: &mut Conn, _data: &[u8]) {
+    ///         conn.abort();
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::open(Rude);
+    /// peer.send(b"hello");
+    /// assert_eq!(peer.close_reason(), Some(CloseReason::Aborted));
+    /// ```
+    pub fn abort(&mut self) {
+        self.abort = true;
         self.close = true;
         self.write_closed = true;
     }
@@ -281,4 +320,55 @@ impl Conn {
     pub(crate) fn timer_request(&self) -> TimerRequest {
         self.timer
     }
+
+    /// Whether the handler asked to abort the connection in this callback.
+    pub(crate) fn wants_abort(&self) -> bool {
+        self.abort
+    }
+
+    /// The write buffer limit the server applies to this connection.
+    pub(crate) fn write_buffer_limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The output written in this callback, for a wrapping handler (the
+    /// fault injectors) to take or cut before the server sees it.
+    pub(crate) fn output_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// For a wrapping handler: marks the write side closed (or not) as its
+    /// inner handler should see it, before or after calling it.
+    pub(crate) fn set_write_closed(&mut self, closed: bool) {
+        self.write_closed = closed;
+    }
+
+    /// For a wrapping handler, after calling its inner handler: takes what
+    /// the inner handler asked for in the call (all but the output), leaving
+    /// the context as if it had asked nothing, with the write side closed as
+    /// `write_closed` says.
+    pub(crate) fn take_requests(&mut self, write_closed: bool) -> Requests {
+        let requests = Requests {
+            close: std::mem::take(&mut self.close),
+            shutdown_write: std::mem::take(&mut self.shutdown_write),
+            abort: std::mem::take(&mut self.abort),
+            drain: std::mem::take(&mut self.notify_drain),
+            reading: self.reading.take(),
+            timer: std::mem::replace(&mut self.timer, TimerRequest::Keep),
+        };
+        self.write_closed = write_closed;
+        requests
+    }
+}
+
+/// What a handler asked of its connection in one callback, besides output:
+/// taken by a wrapping handler with [`Conn::take_requests`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Requests {
+    pub(crate) close: bool,
+    pub(crate) shutdown_write: bool,
+    pub(crate) abort: bool,
+    pub(crate) drain: bool,
+    pub(crate) reading: Option<bool>,
+    pub(crate) timer: TimerRequest,
 }

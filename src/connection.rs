@@ -41,11 +41,19 @@ enum Due {
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Makes the coming close a reset (RST) that drops unsent data.
+    fn abort(&mut self) -> io::Result<()>;
 }
 
 impl Stream for mio::net::TcpStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
+    }
+
+    /// `setsockopt(SO_LINGER, 0)`: `close` then sends RST.
+    fn abort(&mut self) -> io::Result<()> {
+        socket2::SockRef::from(&*self).set_linger(Some(Duration::ZERO))
     }
 }
 
@@ -223,6 +231,10 @@ impl<S: Stream> Connection<S> {
             }
             if step != Step::Open || self.closing.is_some() {
                 return step;
+            }
+            if self.user_paused {
+                // The handler paused reading in `on_data`: stop here.
+                return Step::Open;
             }
             if self.pending.len() > io.config.write_buffer_limit {
                 self.read_paused = true;
@@ -496,6 +508,9 @@ impl<S: Stream> Connection<S> {
             );
             return Step::Panicked;
         }
+        if conn.wants_abort() {
+            return self.abort();
+        }
         if !conn.output().is_empty() {
             if let Err(e) = self.send(conn.output(), now, counters) {
                 return Step::Close(CloseReason::from_io(&e));
@@ -606,6 +621,16 @@ impl<S: Stream> Connection<S> {
         }
         self.more_to_read = true;
         Step::Yield
+    }
+
+    /// The handler aborted: drop the output, make the close a reset.
+    fn abort(&mut self) -> Step {
+        self.pending = Vec::new();
+        self.stalled_since = None;
+        if let Err(e) = self.stream.abort() {
+            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.peer);
+        }
+        Step::Close(CloseReason::Aborted)
     }
 
     /// Writes `data` after what is pending; keeps what the socket refuses.

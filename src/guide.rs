@@ -446,6 +446,93 @@
 //! # }
 //! ```
 //!
+//! # Testing your client against faults
+//!
+//! The same crate tests the other side: a client. [`Faults`] wraps a handler
+//! (here the default echo) so the server answers late, slowly, in pieces,
+//! cuts off, resets or goes silent, as the client must survive on a real
+//! network (the table of faults is in [`fault`](crate::fault)). Say the
+//! client under test sends a request, retries once when the connection is
+//! reset, and gives up after a timeout:
+//!
+//! ```
+//! use netecho::fault::Faults;
+//! use netecho::{Echo, TcpServer};
+//! use std::io::{self, Read, Write};
+//! use std::net::{SocketAddr, TcpStream};
+//! use std::time::{Duration, Instant};
+//!
+//! /// The client under test: `msg` echoed back, one retry after a reset.
+//! fn call(addr: SocketAddr, msg: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+//!     let once = || -> io::Result<Vec<u8>> {
+//!         let mut stream = TcpStream::connect(addr)?;
+//!         stream.set_read_timeout(Some(timeout))?;
+//!         stream.write_all(msg)?;
+//!         let mut reply = vec![0; msg.len()];
+//!         stream.read_exact(&mut reply)?;
+//!         Ok(reply)
+//!     };
+//!     match once() {
+//!         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => once(),
+//!         other => other,
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let serve = |faults: Faults| {
+//!     TcpServer::builder().port(0).workers(1).handler(faults.factory(|| Echo)).spawn()
+//! };
+//! let timeout = Duration::from_millis(200);
+//!
+//! // Slow but correct: the answer comes, late.
+//! let server = serve(Faults::new().latency(Duration::from_millis(50)).slice(2))?;
+//! let start = Instant::now();
+//! assert_eq!(call(server.local_addr(), b"hello", timeout)?, b"hello");
+//! assert!(start.elapsed() >= Duration::from_millis(50));
+//! server.shutdown();
+//! server.join()?;
+//!
+//! // Cut after 2 bytes: a short reply is an error, not a hang.
+//! let server = serve(Faults::new().close_after(2))?;
+//! let err = call(server.local_addr(), b"hello", timeout).unwrap_err();
+//! assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+//! server.shutdown();
+//! server.join()?;
+//!
+//! // Refused, then refused again: the retry happens, then the error shows.
+//! let faults = Faults::new().refuse();
+//! let control = faults.control();
+//! let server = serve(faults)?;
+//! let err = call(server.local_addr(), b"hello", timeout).unwrap_err();
+//! assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+//! assert_eq!(control.connections(), 2, "one retry");
+//! // Switched off between phases: the same server answers.
+//! control.disable();
+//! assert_eq!(call(server.local_addr(), b"hello", timeout)?, b"hello");
+//! server.shutdown();
+//! server.join()?;
+//!
+//! // Silent: the client's timeout, not the test's, ends the wait.
+//! let server = serve(Faults::new().blackhole_after(0))?;
+//! let start = Instant::now();
+//! let err = call(server.local_addr(), b"hello", timeout).unwrap_err();
+//! assert!(matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut));
+//! assert!(start.elapsed() >= timeout);
+//! server.shutdown();
+//! server.join()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Toxicity and a seed make the faults hit only some connections, the same
+//! ones on every run (`Faults::new().reset_after(100).toxicity(0.1).seed(s)`):
+//! a client failure seen once in a soak test replays with the same seed. And
+//! the handler a client talks to can be driven in the [test kit](crate::testing)
+//! instead, where a `latency(Duration::from_secs(30))` costs no time at all:
+//! [`Harness::advance`](crate::testing::Harness::advance) moves virtual time.
+//!
+//! [`Faults`]: crate::fault::Faults
+//!
 //! [`Handler`]: crate::Handler
 //! [`LineDecoder`]: crate::framing::LineDecoder
 //! [`FrameDecoder`]: crate::framing::FrameDecoder

@@ -16,6 +16,11 @@
 //!   run --release --example echo`, port 7007) with every server option as a
 //!   flag, and the [`loadgen` example][loadgen] to drive it.
 //!
+//! Also in the box: [`framing`] (line and length-prefixed frame decoders
+//! for handlers) and [`fault`] (wrappers that make any handler misbehave on
+//! purpose, reproducibly, to test clients against latency, slow links,
+//! cut-offs and resets).
+//!
 //! Start with the [guide] (call order, rules, testing, two protocols walked
 //! through), the [test kit](testing), and the examples: the classic services
 //! [echo], [discard], [daytime], [qotd], [chargen], and [lines], [chat],
@@ -112,6 +117,7 @@ mod builder;
 mod conn;
 mod connection;
 mod error;
+pub mod fault;
 pub mod framing;
 pub mod guide;
 mod handler;

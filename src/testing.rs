@@ -100,6 +100,11 @@ impl Stream for MemStream {
         self.write_shut = true;
         Ok(())
     }
+
+    /// The kit's peer sees the reset through [`Harness::saw_reset`].
+    fn abort(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// How the connection ended.
@@ -395,8 +400,20 @@ impl Harness {
     pub fn saw_eof(&self) -> bool {
         match &self.conn {
             Some(conn) => conn.stream_ref().write_shut && self.unread() == 0,
-            None => self.leftover.is_empty(),
+            None => self.leftover.is_empty() && !self.saw_reset_any(),
         }
+    }
+
+    /// Whether the peer has read up to a reset: the handler aborted the
+    /// connection ([`Conn::abort`](crate::Conn::abort)) and the peer has read
+    /// everything delivered before it, so its next read would fail with
+    /// `ECONNRESET`.
+    pub fn saw_reset(&self) -> bool {
+        self.saw_reset_any() && self.leftover.is_empty()
+    }
+
+    fn saw_reset_any(&self) -> bool {
+        self.end == Some(End::Closed(CloseReason::Aborted))
     }
 
     /// Whether the connection is closed.
