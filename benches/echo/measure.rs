@@ -1,14 +1,15 @@
 //! One measurement: start a server child, load it with the shared client, read its CPU
 //! time and memory from `/proc`, kill it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde_json::json;
 
 use crate::child::ServerProcess;
-use crate::client::{self, Config, Event};
+use crate::client::{self, Config, Event, Mode};
 use crate::procfs;
 use crate::scenarios::Scenario;
 use crate::servers::ServerKind;
@@ -32,10 +33,12 @@ pub struct Setup {
     pub client_threads: usize,
     pub show_pids: bool,
     pub strace: bool,
+    /// The `netecho-bench-servers` binary, if any baseline is to run.
+    pub baselines: Option<PathBuf>,
 }
 
 /// Figures of one run; `None` where a figure does not apply (idle) or could not be read.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Sample {
     pub requests_per_s: Option<f64>,
     pub mb_per_s: Option<f64>,
@@ -59,6 +62,25 @@ pub struct Sample {
     pub spread: Option<f64>,
 }
 
+impl Sample {
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "requests_per_s": self.requests_per_s,
+            "mb_per_s": self.mb_per_s,
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+            "max_us": self.max_us,
+            "server_cpu_s": self.server_cpu_s,
+            "client_cpu_s": self.client_cpu_s,
+            "other_cpu_s": self.other_cpu_s,
+            "requests_per_cpu_s": self.requests_per_cpu_s,
+            "peak_rss_kib": self.peak_rss_kib,
+            "rss_per_conn_bytes": self.rss_per_conn_bytes,
+            "spread": self.spread,
+        })
+    }
+}
+
 #[derive(Default)]
 struct Readings {
     cpu0: Option<f64>,
@@ -77,7 +99,7 @@ pub fn measure(
     setup: &Setup,
     tag: &str,
 ) -> Result<Sample, String> {
-    let mut server = ServerProcess::spawn(kind, setup.workers)?;
+    let mut server = ServerProcess::spawn(kind, setup.workers, setup.baselines.as_deref())?;
     let pid = server.pid;
     let me = std::process::id();
     let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;
@@ -158,8 +180,16 @@ pub fn measure(
         s.rss_per_conn_bytes = Some(grown as f64 * 1024.0 / sc.connections as f64);
         return Ok(s);
     }
-    if report.requests == 0 {
-        return Err("no echo completed in the measured window".into());
+    let idle_conns = report.per_conn.iter().filter(|&&n| n == 0).count();
+    if idle_conns > 0 {
+        let (what, done) = match sc.mode {
+            Mode::Connect => ("connect loops", "connection"),
+            _ => ("connections", "echo"),
+        };
+        return Err(format!(
+            "{idle_conns} of {} {what} completed no {done} in the measured window",
+            report.per_conn.len()
+        ));
     }
     let (min, max) = report.min_max_per_conn();
     s.requests_per_s = Some(report.requests_per_sec());
@@ -170,6 +200,6 @@ pub fn measure(
     s.requests_per_cpu_s = server_cpu_s
         .filter(|&c| c > 0.0)
         .map(|c| report.requests as f64 / c);
-    s.spread = (min > 0).then(|| max as f64 / min as f64);
+    s.spread = Some(max as f64 / min.max(1) as f64);
     Ok(s)
 }
