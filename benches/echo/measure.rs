@@ -50,8 +50,16 @@ pub struct Sample {
     /// Bench process (client) CPU seconds over the same window.
     pub client_cpu_s: Option<f64>,
     /// CPU seconds used by everything else on the machine over the window (a noise gauge:
-    /// other jobs, kernel threads).
+    /// other jobs, kernel threads): busy time (wall time on every CPU less the exactly
+    /// measured idle time) less steal, server and client.
     pub other_cpu_s: Option<f64>,
+    /// Machine-wide steal seconds over the window (a VM's host running something else).
+    pub steal_s: Option<f64>,
+    /// Machine-wide softirq seconds over the window; already inside the server's, the
+    /// client's or the others' figures (see `procfs::SystemCpu::softirq`).
+    pub softirq_s: Option<f64>,
+    /// Sockets in TIME_WAIT when the window started.
+    pub time_wait: Option<f64>,
     /// Requests per server CPU-second.
     pub requests_per_cpu_s: Option<f64>,
     /// Server peak resident memory (VmHWM) in KiB.
@@ -73,6 +81,9 @@ impl Sample {
             "server_cpu_s": self.server_cpu_s,
             "client_cpu_s": self.client_cpu_s,
             "other_cpu_s": self.other_cpu_s,
+            "steal_s": self.steal_s,
+            "softirq_s": self.softirq_s,
+            "time_wait": self.time_wait,
             "requests_per_cpu_s": self.requests_per_cpu_s,
             "peak_rss_kib": self.peak_rss_kib,
             "rss_per_conn_bytes": self.rss_per_conn_bytes,
@@ -87,8 +98,9 @@ struct Readings {
     cpu1: Option<f64>,
     me0: Option<f64>,
     me1: Option<f64>,
-    all0: Option<f64>,
-    all1: Option<f64>,
+    all0: Option<procfs::SystemCpu>,
+    all1: Option<procfs::SystemCpu>,
+    time_wait: Option<u64>,
     rss_loaded: Option<u64>,
 }
 
@@ -137,13 +149,14 @@ pub fn measure(
             }
             r.cpu0 = procfs::cpu_seconds(pid).ok();
             r.me0 = procfs::cpu_seconds(me).ok();
-            r.all0 = procfs::system_busy_seconds().ok();
+            r.all0 = procfs::system_cpu().ok();
+            r.time_wait = procfs::time_wait_sockets().ok();
             r.rss_loaded = procfs::status_kib(pid, "VmRSS").ok();
         }
         Event::Finished => {
             r.cpu1 = procfs::cpu_seconds(pid).ok();
             r.me1 = procfs::cpu_seconds(me).ok();
-            r.all1 = procfs::system_busy_seconds().ok();
+            r.all1 = procfs::system_cpu().ok();
             if let Some(s) = strace.take() {
                 s.finish();
             }
@@ -164,11 +177,20 @@ pub fn measure(
     let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
     let server_cpu_s = delta(r.cpu0, r.cpu1);
     let client_cpu_s = delta(r.me0, r.me1);
-    let other = |all: f64| Some((all - server_cpu_s? - client_cpu_s?).max(0.0));
+    let system = |f: fn(&procfs::SystemCpu) -> f64| Some(f(&r.all1?) - f(&r.all0?));
+    let steal_s = system(|c| c.steal);
+    let other = |busy: f64| Some((busy - steal_s? - server_cpu_s? - client_cpu_s?).max(0.0));
     let mut s = Sample {
         server_cpu_s,
         client_cpu_s,
-        other_cpu_s: delta(r.all0, r.all1).and_then(other),
+        other_cpu_s: r
+            .all0
+            .zip(r.all1)
+            .map(|(a, b)| a.busy_until(&b))
+            .and_then(other),
+        steal_s,
+        softirq_s: system(|c| c.softirq),
+        time_wait: r.time_wait.map(|n| n as f64),
         peak_rss_kib: peak.map(|k| k as f64),
         ..Sample::default()
     };
