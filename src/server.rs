@@ -336,7 +336,7 @@ fn join_threads(shared: &Shared) -> Result<()> {
 /// # }
 /// ```
 #[derive(Clone)]
-#[must_use = "dropping the last ServerHandle shuts the server down"]
+#[must_use = "dropping the last ServerHandle shuts the server down at once: keep it in a variable (`let _server = ...`), not `let _ = ...`"]
 pub struct ServerHandle {
     shared: Arc<Shared>,
     /// Held only to keep the server running while a handle exists.
