@@ -39,7 +39,9 @@ pub fn markdown(cells: &[Cell]) -> String {
     }
     s.push_str(
         "\n*other CPU s*: CPU time used by everything but the server and the client during the \
-         window; well above zero means other load disturbed the figures.\n\
+         window (busy time less steal; the kernel's network work, softirqs included, is charged \
+         to the server and the client); well above zero means other load disturbed the \
+         figures.\n\
          Every server listens with `TCP_NODELAY` set on the listener, which accepted sockets \
          inherit on Linux: none makes a `setsockopt` per connection.\n",
     );
