@@ -5,43 +5,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::{
+    Config, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_WRITE_BUFFER_LIMIT, DEFAULT_WRITE_TIMEOUT, TcpOptions,
+};
 use crate::error::{Error, Result};
-use crate::handler::{Echo, Handler};
+use crate::handler::{Echo, Factory, Handler};
 use crate::server::{ServerHandle, TcpServer};
-
-/// Makes one handler per connection.
-pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
-
-/// The validated configuration a server runs with.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) addr: SocketAddr,
-    pub(crate) reuse_address: bool,
-    pub(crate) reuse_port: bool,
-    pub(crate) nodelay: bool,
-    pub(crate) backlog: i32,
-    pub(crate) only_v6: Option<bool>,
-    pub(crate) keepalive: Option<Duration>,
-    pub(crate) recv_buffer_size: Option<usize>,
-    pub(crate) send_buffer_size: Option<usize>,
-    pub(crate) workers: usize,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) write_buffer_limit: usize,
-    pub(crate) max_connections: usize,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) write_timeout: Option<Duration>,
-}
-
-/// Default for [`TcpServerBuilder::backlog`].
-pub const DEFAULT_BACKLOG: u32 = 1024;
-/// Default for [`TcpServerBuilder::write_buffer_limit`]: 64 KiB.
-pub const DEFAULT_WRITE_BUFFER_LIMIT: usize = 64 * 1024;
-/// Default for [`TcpServerBuilder::max_connections`].
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// Default for [`TcpServerBuilder::shutdown_timeout`]: 5 seconds.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default for [`TcpServerBuilder::write_timeout`]: 30 seconds.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configures a [`TcpServer`]: address, socket options, workers, limits and
 /// the handler. Made by [`TcpServer::builder`].
@@ -136,6 +106,14 @@ impl Default for TcpServerBuilder {
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             factory: Arc::new(|| Box::new(Echo)),
         }
+    }
+}
+
+impl TcpServer {
+    /// A builder with the defaults: `127.0.0.1`, any free port, one worker per
+    /// CPU, the [`Echo`](crate::Echo) handler.
+    pub fn builder() -> TcpServerBuilder {
+        TcpServerBuilder::default()
     }
 }
 
@@ -287,8 +265,11 @@ impl TcpServerBuilder {
     /// [`Error::SocketOption`] when an option is refused, [`Error::Bind`] when
     /// the address is taken or cannot be bound.
     pub fn bind(self) -> Result<TcpServer> {
-        let config = self.config()?;
-        TcpServer::bind(config, self.factory)
+        let (config, options) = self.config()?;
+        let addr = self
+            .addr
+            .unwrap_or_else(|| SocketAddr::new(self.host, self.port));
+        TcpServer::bind(config, options, addr, self.factory)
     }
 
     /// Binds as [`bind`](Self::bind) does and serves on background threads.
@@ -301,7 +282,7 @@ impl TcpServerBuilder {
         self.bind()?.spawn()
     }
 
-    pub(crate) fn config(&self) -> Result<Config> {
+    pub(crate) fn config(&self) -> Result<(Config, TcpOptions)> {
         let invalid = |reason: &str| {
             Err(Error::InvalidConfig {
                 reason: reason.to_owned(),
@@ -335,10 +316,15 @@ impl TcpServerBuilder {
         if self.reuse_port && !cfg!(unix) {
             return invalid("reuse_port is only supported on Unix");
         }
-        Ok(Config {
-            addr: self
-                .addr
-                .unwrap_or_else(|| SocketAddr::new(self.host, self.port)),
+        let config = Config {
+            workers,
+            shutdown_timeout: self.shutdown_timeout,
+            write_buffer_limit: self.write_buffer_limit,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            write_timeout: self.write_timeout,
+        };
+        let options = TcpOptions {
             reuse_address: self.reuse_address,
             reuse_port: self.reuse_port,
             nodelay: self.nodelay,
@@ -347,12 +333,7 @@ impl TcpServerBuilder {
             keepalive: self.keepalive,
             recv_buffer_size: self.recv_buffer_size,
             send_buffer_size: self.send_buffer_size,
-            workers,
-            shutdown_timeout: self.shutdown_timeout,
-            write_buffer_limit: self.write_buffer_limit,
-            max_connections: self.max_connections,
-            idle_timeout: self.idle_timeout,
-            write_timeout: self.write_timeout,
-        })
+        };
+        Ok((config, options))
     }
 }

@@ -1,7 +1,7 @@
 //! The crate's error type.
 
+use crate::addr::Addr;
 use std::io;
-use std::net::SocketAddr;
 
 /// What went wrong while configuring, binding or running a server.
 ///
@@ -21,7 +21,7 @@ pub enum Error {
     #[error("failed to bind {addr}")]
     Bind {
         /// The address that failed to bind.
-        addr: SocketAddr,
+        addr: Addr,
         /// The cause, as the operating system reported it.
         #[source]
         source: io::Error,
@@ -32,7 +32,7 @@ pub enum Error {
         /// The option, named as in the builder (`reuse_port`, `backlog`, ...).
         option: &'static str,
         /// The address of the socket.
-        addr: SocketAddr,
+        addr: Addr,
         /// The cause, as the operating system reported it.
         #[source]
         source: io::Error,

@@ -1,0 +1,183 @@
+//! Transports: how bytes cross a socket. One file per kind of socket: it
+//! creates the listening socket (with socket2), accepts, and moves bytes;
+//! nothing above it knows which kind a connection is.
+//!
+//! The state machine sees a connection's socket only as a
+//! [`Stream`](crate::state_machine::Stream); the driver sees a [`Listener`]
+//! and a [`Stream`] only as mio event sources. A stream is an enum of the
+//! kinds, not a `Box<dyn>`: one predictable branch per read or write, no
+//! allocation per connection.
+
+use std::io::{self, Read, Write};
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+
+use crate::addr::{Addr, PeerCred};
+
+pub(crate) mod tcp;
+
+/// An accepted connection's socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    /// A TCP connection.
+    Tcp(mio::net::TcpStream),
+}
+
+impl Read for Stream {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    #[inline]
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            // std sends with MSG_NOSIGNAL on Linux.
+            Stream::Tcp(s) => s.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::state_machine::Stream for Stream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+        }
+    }
+}
+
+/// A connection just accepted, with what the handler will learn of it.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) stream: Stream,
+    pub(crate) peer: Addr,
+    pub(crate) local: Addr,
+    pub(crate) peer_cred: Option<PeerCred>,
+}
+
+/// The kinds of listening socket.
+#[derive(Debug)]
+enum Kind {
+    Tcp(mio::net::TcpListener),
+}
+
+/// A listening socket, non-blocking, with its address and the options its
+/// connections get.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    kind: Kind,
+    addr: Addr,
+    /// `TCP_NODELAY` on accepted connections.
+    nodelay: bool,
+}
+
+impl Listener {
+    /// A TCP listener from a bound, listening std socket; made non-blocking.
+    pub(crate) fn tcp(listener: std::net::TcpListener, nodelay: bool) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let addr = Addr::Tcp(listener.local_addr()?);
+        Ok(Listener {
+            kind: Kind::Tcp(mio::net::TcpListener::from_std(listener)),
+            addr,
+            nodelay,
+        })
+    }
+
+    /// The address it listens on (with the real port when port 0 was asked).
+    pub(crate) fn local_addr(&self) -> &Addr {
+        &self.addr
+    }
+
+    /// Accepts one connection and sets its options.
+    pub(crate) fn accept(&self) -> io::Result<Accepted> {
+        match &self.kind {
+            Kind::Tcp(listener) => {
+                let (stream, peer) = listener.accept()?;
+                if let Err(e) = tcp::configure_accepted(&stream, self.nodelay) {
+                    log::debug!("failed to set options on the connection from {peer}: {e}");
+                }
+                let local = match self.addr {
+                    Addr::Tcp(addr) if addr.ip().is_unspecified() => {
+                        Addr::Tcp(stream.local_addr().unwrap_or(addr))
+                    }
+                    _ => self.addr.clone(),
+                };
+                Ok(Accepted {
+                    stream: Stream::Tcp(stream),
+                    peer: Addr::Tcp(peer),
+                    local,
+                    peer_cred: None,
+                })
+            }
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Tcp(l) => l.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Tcp(l) => l.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Tcp(l) => l.deregister(registry),
+        }
+    }
+}
