@@ -11,6 +11,7 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use crate::handler::{Echo, Factory, Handler};
+use crate::listener::Listener;
 use crate::server::{ServerHandle, TcpServer};
 
 /// Configures a [`TcpServer`]: address, socket options, workers, limits and
@@ -43,6 +44,9 @@ pub struct TcpServerBuilder {
     host: IpAddr,
     port: u16,
     addr: Option<SocketAddr>,
+    /// `host`, `port` or `addr` was called.
+    addr_set: bool,
+    listeners: Vec<Listener>,
     reuse_address: bool,
     reuse_port: bool,
     nodelay: bool,
@@ -66,6 +70,7 @@ impl fmt::Debug for TcpServerBuilder {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("addr", &self.addr)
+            .field("listeners", &self.listeners)
             .field("reuse_address", &self.reuse_address)
             .field("reuse_port", &self.reuse_port)
             .field("nodelay", &self.nodelay)
@@ -90,6 +95,8 @@ impl Default for TcpServerBuilder {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             addr: None,
+            addr_set: false,
+            listeners: Vec::new(),
             reuse_address: cfg!(unix),
             reuse_port: false,
             nodelay: true,
@@ -122,6 +129,7 @@ impl TcpServerBuilder {
     /// listens on all interfaces unless asked (`[0, 0, 0, 0]` or `"::"`).
     pub fn host(mut self, host: impl Into<IpAddr>) -> Self {
         self.host = host.into();
+        self.addr_set = true;
         self
     }
 
@@ -129,6 +137,7 @@ impl TcpServerBuilder {
     /// [`TcpServer::local_addr`] for the one chosen.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self.addr_set = true;
         self
     }
 
@@ -136,6 +145,45 @@ impl TcpServerBuilder {
     /// [`port`](Self::port).
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = Some(addr);
+        self.addr_set = true;
+        self
+    }
+
+    /// Adds a listener: a TCP address, a Unix socket, or a socket handed in
+    /// (see [`Listener`]; a [`SocketAddr`] or a std listener converts). Call
+    /// it once per listener; connections learn theirs from
+    /// [`Conn::listener`](crate::Conn::listener), its index in the order
+    /// given.
+    ///
+    /// The address of [`host`](Self::host)/[`port`](Self::port)/[`addr`](Self::addr)
+    /// is listener 0 when one of those was called, or when no listener is
+    /// added; otherwise the server listens only on the listeners added.
+    ///
+    /// # Examples
+    ///
+    /// IPv4 and IPv6 at once:
+    ///
+    /// ```
+    /// use netecho::{Listener, TcpServer};
+    /// use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    ///
+    /// # fn main() -> Result<(), netecho::Error> {
+    /// let server = TcpServer::builder()
+    ///     .listener(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    ///     .listener(Listener::tcp((Ipv6Addr::LOCALHOST, 0)))
+    /// #   ;
+    /// # // IPv6 may be missing on the machine that runs the doc test.
+    /// # let server = if std::net::TcpListener::bind("[::1]:0").is_ok() { server } else {
+    /// #     TcpServer::builder().listener(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    /// #         .listener(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))) };
+    /// # let server = server
+    ///     .bind()?;
+    /// assert_eq!(server.local_addrs().len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn listener(mut self, listener: impl Into<Listener>) -> Self {
+        self.listeners.push(listener.into());
         self
     }
 
@@ -254,22 +302,32 @@ impl TcpServerBuilder {
         self
     }
 
-    /// Validates the configuration, creates the listening socket with its
-    /// options and binds it. The server does not serve until
-    /// [`run`](TcpServer::run) or [`spawn`](TcpServer::spawn).
+    /// Validates the configuration, creates the listening sockets with their
+    /// options and binds them (and takes over the sockets handed in). The
+    /// server does not serve until [`run`](TcpServer::run) or
+    /// [`spawn`](TcpServer::spawn).
+    ///
+    /// All or nothing: if any listener fails, those already bound are closed
+    /// (and their socket files removed) before the error returns.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] for a configuration that cannot work (zero
-    /// workers, zero limits or timeouts, a backlog over `i32::MAX`),
-    /// [`Error::SocketOption`] when an option is refused, [`Error::Bind`] when
-    /// the address is taken or cannot be bound.
+    /// workers, zero limits or timeouts, a backlog over `i32::MAX`, a mode
+    /// for a listener that has no socket file), [`Error::SocketOption`] when
+    /// an option is refused, [`Error::Bind`] with the address that failed
+    /// when it is taken or cannot be bound (a live Unix socket or a file that
+    /// is not a socket at a Unix listener's path included).
     pub fn bind(self) -> Result<TcpServer> {
         let (config, options) = self.config()?;
-        let addr = self
-            .addr
-            .unwrap_or_else(|| SocketAddr::new(self.host, self.port));
-        TcpServer::bind(config, options, addr, self.factory)
+        let mut listeners = self.listeners;
+        if self.addr_set || listeners.is_empty() {
+            let addr = self
+                .addr
+                .unwrap_or_else(|| SocketAddr::new(self.host, self.port));
+            listeners.insert(0, Listener::tcp(addr));
+        }
+        TcpServer::bind(config, options, listeners, self.factory)
     }
 
     /// Binds as [`bind`](Self::bind) does and serves on background threads.

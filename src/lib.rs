@@ -83,6 +83,7 @@ mod transport;
 mod driver;
 
 mod builder;
+mod listener;
 mod server;
 
 pub mod guide;
@@ -97,5 +98,6 @@ pub use context::Conn;
 pub use error::{Error, Result};
 pub use handle::{ConnHandle, PushError};
 pub use handler::{CloseReason, Echo, Handler};
+pub use listener::Listener;
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;

@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering::Acquire;
 use crate::addr::Addr;
 use crate::config::{Config, TcpOptions};
 use crate::driver::{self, AddrList, Seed, Shared};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::handler::Factory;
+use crate::listener::Listener;
 use crate::stats::Stats;
-use crate::transport::{self, Listener};
 
 /// Shuts the server down when the last owner (the bound [`TcpServer`], a
 /// running `run`, or the last [`ServerHandle`]) goes away.
@@ -71,16 +71,19 @@ impl TcpServer {
     pub(crate) fn bind(
         config: Config,
         options: TcpOptions,
-        addr: SocketAddr,
+        listeners: Vec<Listener>,
         factory: Factory,
     ) -> Result<Self> {
-        let std_listener = transport::tcp::listen(addr, &options)?;
-        let listener =
-            Listener::tcp(std_listener, options.nodelay).map_err(|source| Error::Bind {
-                addr: addr.into(),
-                source,
-            })?;
-        let (shared, workers) = driver::prepare(config, vec![listener], vec![factory], None)?;
+        let several = listeners.len() > 1;
+        let mut bound = Vec::with_capacity(listeners.len());
+        let mut factories = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            // On error, `bound` is dropped: nothing stays bound.
+            let (listener, own) = listener.open(&options, several)?;
+            bound.push(listener);
+            factories.push(own.unwrap_or_else(|| Arc::clone(&factory)));
+        }
+        let (shared, workers) = driver::prepare(config, bound, factories, None)?;
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,
@@ -88,10 +91,21 @@ impl TcpServer {
         })
     }
 
-    /// The address the server listens on, with the real port when port 0 was
-    /// asked for.
+    /// The address of the server's first TCP listener, with the real port
+    /// when port 0 was asked for.
+    ///
+    /// # Panics
+    ///
+    /// If the server has no TCP listener (only Unix sockets): use
+    /// [`local_addrs`](Self::local_addrs) then.
     pub fn local_addr(&self) -> SocketAddr {
         first_tcp(&self.shared)
+    }
+
+    /// Every listener's address, in the order the listeners were given (the
+    /// index a connection's [`Conn::listener`](crate::Conn::listener) tells).
+    pub fn local_addrs(&self) -> &[Addr] {
+        &self.shared.local_addrs
     }
 
     /// A handle to shut the server down from another thread (a signal
@@ -208,9 +222,19 @@ impl fmt::Debug for ServerHandle {
 }
 
 impl ServerHandle {
-    /// The address the server listens on.
+    /// The address of the server's first TCP listener.
+    ///
+    /// # Panics
+    ///
+    /// If the server has no TCP listener (only Unix sockets): use
+    /// [`local_addrs`](Self::local_addrs) then.
     pub fn local_addr(&self) -> SocketAddr {
         first_tcp(&self.shared)
+    }
+
+    /// Every listener's address, in the order the listeners were given.
+    pub fn local_addrs(&self) -> &[Addr] {
+        &self.shared.local_addrs
     }
 
     /// Starts a graceful shutdown and returns at once: the listener closes

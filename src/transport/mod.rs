@@ -16,12 +16,17 @@ use mio::{Interest, Registry, Token};
 use crate::addr::{Addr, PeerCred};
 
 pub(crate) mod tcp;
+#[cfg(unix)]
+pub(crate) mod unix;
 
 /// An accepted connection's socket.
 #[derive(Debug)]
 pub(crate) enum Stream {
     /// A TCP connection.
     Tcp(mio::net::TcpStream),
+    /// A Unix-domain stream connection.
+    #[cfg(unix)]
+    Unix(mio::net::UnixStream),
 }
 
 impl Read for Stream {
@@ -29,6 +34,8 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
         }
     }
 }
@@ -39,6 +46,8 @@ impl Write for Stream {
         match self {
             // std sends with MSG_NOSIGNAL on Linux.
             Stream::Tcp(s) => s.write(data),
+            #[cfg(unix)]
+            Stream::Unix(s) => unix::send(s, data),
         }
     }
 
@@ -51,6 +60,8 @@ impl crate::state_machine::Stream for Stream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
         }
     }
 }
@@ -64,6 +75,8 @@ impl Source for Stream {
     ) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.register(registry, token, interest),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.register(registry, token, interest),
         }
     }
 
@@ -75,12 +88,16 @@ impl Source for Stream {
     ) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.reregister(registry, token, interest),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.reregister(registry, token, interest),
         }
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.deregister(registry),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.deregister(registry),
         }
     }
 }
@@ -98,12 +115,20 @@ pub(crate) struct Accepted {
 #[derive(Debug)]
 enum Kind {
     Tcp(mio::net::TcpListener),
+    #[cfg(unix)]
+    Unix(mio::net::UnixListener),
 }
 
 /// A listening socket, non-blocking, with its address and the options its
 /// connections get.
 #[derive(Debug)]
 pub(crate) struct Listener {
+    /// The socket file to remove at stop, if the server created it. Held for
+    /// its `Drop`, which runs before the socket closes (fields drop in
+    /// order): while the socket is open its file's inode cannot be reused,
+    /// so the dev/inode check cannot mistake another file for ours.
+    #[cfg(unix)]
+    _file: Option<unix::SocketFile>,
     kind: Kind,
     addr: Addr,
     /// `TCP_NODELAY` on accepted connections.
@@ -119,6 +144,31 @@ impl Listener {
             kind: Kind::Tcp(mio::net::TcpListener::from_std(listener)),
             addr,
             nodelay,
+            #[cfg(unix)]
+            _file: None,
+        })
+    }
+
+    /// A Unix-domain listener from a bound, listening std socket; made
+    /// non-blocking. `file` is the socket file to remove at stop (`None` for
+    /// a socket handed in: its owner removes it). `addr` overrides the
+    /// address the socket reports (which may be relative or cut short).
+    #[cfg(unix)]
+    pub(crate) fn unix(
+        listener: std::os::unix::net::UnixListener,
+        file: Option<unix::SocketFile>,
+        addr: Option<Addr>,
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let addr = match addr {
+            Some(addr) => addr,
+            None => Addr::Unix(unix::addr_of(&listener.local_addr()?)),
+        };
+        Ok(Listener {
+            kind: Kind::Unix(mio::net::UnixListener::from_std(listener)),
+            addr,
+            nodelay: false,
+            _file: file,
         })
     }
 
@@ -148,6 +198,17 @@ impl Listener {
                     peer_cred: None,
                 })
             }
+            #[cfg(unix)]
+            Kind::Unix(listener) => {
+                let (stream, peer) = listener.accept()?;
+                let peer_cred = unix::peer_cred(&stream);
+                Ok(Accepted {
+                    stream: Stream::Unix(stream),
+                    peer: Addr::Unix(unix::addr_of(&peer)),
+                    local: self.addr.clone(),
+                    peer_cred,
+                })
+            }
         }
     }
 }
@@ -161,6 +222,8 @@ impl Source for Listener {
     ) -> io::Result<()> {
         match &mut self.kind {
             Kind::Tcp(l) => l.register(registry, token, interest),
+            #[cfg(unix)]
+            Kind::Unix(l) => l.register(registry, token, interest),
         }
     }
 
@@ -172,12 +235,16 @@ impl Source for Listener {
     ) -> io::Result<()> {
         match &mut self.kind {
             Kind::Tcp(l) => l.reregister(registry, token, interest),
+            #[cfg(unix)]
+            Kind::Unix(l) => l.reregister(registry, token, interest),
         }
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         match &mut self.kind {
             Kind::Tcp(l) => l.deregister(registry),
+            #[cfg(unix)]
+            Kind::Unix(l) => l.deregister(registry),
         }
     }
 }

@@ -324,3 +324,26 @@ impl Events {
         self.rx.try_recv().ok()
     }
 }
+
+/// A fresh temporary directory for socket files, removed when dropped.
+pub fn temp_dir() -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("netecho-test-").tempdir()
+}
+
+/// Connects to a Unix socket with read and write timeouts of [`TIMEOUT`].
+#[cfg(unix)]
+pub fn connect_unix(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixStream> {
+    let stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Writes `msg` and reads back exactly as many bytes, which must be `msg`,
+/// on any stream.
+pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result<()> {
+    stream.write_all(msg)?;
+    let mut back = vec![0; msg.len()];
+    stream.read_exact(&mut back)?;
+    check_same(msg, &back)
+}
