@@ -47,6 +47,8 @@ pub struct TcpServerBuilder {
     /// `host`, `port` or `addr` was called.
     addr_set: bool,
     listeners: Vec<Listener>,
+    /// Tell systemd READY=1 and STOPPING=1.
+    notify: bool,
     reuse_address: bool,
     reuse_port: bool,
     nodelay: bool,
@@ -71,6 +73,7 @@ impl fmt::Debug for TcpServerBuilder {
             .field("port", &self.port)
             .field("addr", &self.addr)
             .field("listeners", &self.listeners)
+            .field("notify", &self.notify)
             .field("reuse_address", &self.reuse_address)
             .field("reuse_port", &self.reuse_port)
             .field("nodelay", &self.nodelay)
@@ -97,6 +100,7 @@ impl Default for TcpServerBuilder {
             addr: None,
             addr_set: false,
             listeners: Vec::new(),
+            notify: false,
             reuse_address: cfg!(unix),
             reuse_port: false,
             nodelay: true,
@@ -184,6 +188,17 @@ impl TcpServerBuilder {
     /// ```
     pub fn listener(mut self, listener: impl Into<Listener>) -> Self {
         self.listeners.push(listener.into());
+        self
+    }
+
+    /// Tells the service manager `READY=1` once the server serves and
+    /// `STOPPING=1` when its shutdown begins, when `NOTIFY_SOCKET` is set (a
+    /// systemd `Type=notify` service); see [`systemd`](crate::systemd).
+    /// Default: off, since only the application knows when all of it is
+    /// ready.
+    #[cfg(all(unix, feature = "systemd"))]
+    pub fn systemd_notify(mut self, on: bool) -> Self {
+        self.notify = on;
         self
     }
 
@@ -327,7 +342,7 @@ impl TcpServerBuilder {
                 .unwrap_or_else(|| SocketAddr::new(self.host, self.port));
             listeners.insert(0, Listener::tcp(addr));
         }
-        TcpServer::bind(config, options, listeners, self.factory)
+        TcpServer::bind(config, options, listeners, self.factory, self.notify)
     }
 
     /// Binds as [`bind`](Self::bind) does and serves on background threads.

@@ -37,6 +37,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The sockets handed in by systemd (`LISTEN_FDS`) cannot be served.
+    #[error("systemd socket activation: {what}")]
+    Activation {
+        /// What is wrong, naming the descriptor.
+        what: String,
+        /// The cause, as the operating system reported it.
+        #[source]
+        source: io::Error,
+    },
     /// The event loop of a worker could not be created or failed while polling.
     #[error("event loop of worker {worker} failed")]
     EventLoop {

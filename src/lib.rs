@@ -43,7 +43,7 @@
 //! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
 //! | transports | `transport::{tcp, unix}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials |
 //! | driver | `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0, timers, wake-ups |
-//! | server | `builder`, `server` | the public [`TcpServer`], its builder and [`ServerHandle`] |
+//! | server | `builder`, `listener`, `server`, `systemd` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation |
 //!
 //! `context.rs` holds [`Conn`], the handler's view of a connection;
 //! `state_machine.rs` holds the connection itself, which the handler never
@@ -85,6 +85,8 @@ mod driver;
 mod builder;
 mod listener;
 mod server;
+#[cfg(all(unix, feature = "systemd"))]
+pub mod systemd;
 
 pub mod guide;
 

@@ -56,6 +56,8 @@ pub struct TcpServer {
     shared: Arc<Shared>,
     owner: Arc<Owner>,
     workers: Vec<Seed>,
+    /// Tell systemd READY=1 once serving.
+    notify: bool,
 }
 
 impl fmt::Debug for TcpServer {
@@ -73,6 +75,7 @@ impl TcpServer {
         options: TcpOptions,
         listeners: Vec<Listener>,
         factory: Factory,
+        notify: bool,
     ) -> Result<Self> {
         let several = listeners.len() > 1;
         let mut bound = Vec::with_capacity(listeners.len());
@@ -83,11 +86,13 @@ impl TcpServer {
             bound.push(listener);
             factories.push(own.unwrap_or_else(|| Arc::clone(&factory)));
         }
-        let (shared, workers) = driver::prepare(config, bound, factories, None)?;
+        let on_shutdown = notify.then(stopping_hook).flatten();
+        let (shared, workers) = driver::prepare(config, bound, factories, on_shutdown)?;
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,
             workers,
+            notify,
         })
     }
 
@@ -130,6 +135,7 @@ impl TcpServer {
             shared,
             owner,
             mut workers,
+            notify,
         } = self;
         let first = workers.remove(0);
         shared.spawn_workers(workers)?;
@@ -138,6 +144,9 @@ impl TcpServer {
             AddrList(&shared.local_addrs),
             shared.config.workers
         );
+        if notify {
+            ready();
+        }
         let result = shared.run_here(first);
         let others = shared.join_threads();
         drop(owner);
@@ -158,6 +167,7 @@ impl TcpServer {
             shared,
             owner,
             workers,
+            notify,
         } = self;
         shared.spawn_workers(workers)?;
         log::info!(
@@ -165,11 +175,28 @@ impl TcpServer {
             AddrList(&shared.local_addrs),
             shared.config.workers
         );
+        if notify {
+            ready();
+        }
         Ok(ServerHandle {
             shared,
             _owner: owner,
         })
     }
+}
+
+/// Tells systemd the server serves (`READY=1`).
+fn ready() {
+    #[cfg(all(unix, feature = "systemd"))]
+    crate::systemd::ready();
+}
+
+/// What tells systemd the server stops (`STOPPING=1`), where there is one.
+fn stopping_hook() -> Option<Box<dyn Fn() + Send + Sync>> {
+    #[cfg(all(unix, feature = "systemd"))]
+    return Some(Box::new(crate::systemd::stopping));
+    #[cfg(not(all(unix, feature = "systemd")))]
+    None
 }
 
 /// The address of the first TCP listener.
