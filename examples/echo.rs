@@ -8,8 +8,14 @@
 //! SIGINT (Ctrl-C) or SIGTERM shuts it down gracefully; it exits 0 and logs
 //! the server's statistics at info. `RUST_LOG=debug` shows connections
 //! opening and closing.
+//!
+//! The fault flags (`--latency`, `--reset-after`, ...: see `--help`) make it
+//! misbehave on purpose, reproducibly, for testing clients, e.g.
+//! `cargo run --example echo -- --latency 200ms --slice 4 --slice-delay 50ms`.
 
 mod common;
+#[path = "common/faults.rs"]
+mod faults;
 
 use clap::Parser;
 use netecho::Echo;
@@ -20,9 +26,38 @@ use netecho::Echo;
 struct Args {
     #[command(flatten)]
     server: common::ServerArgs,
+    #[command(flatten)]
+    faults: faults::FaultArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    common::serve(&args.server, 7007, || Echo)
+    match args.faults.faults() {
+        Some(faults) => common::serve(&args.server, 7007, faults.factory(|| Echo)),
+        None => common::serve(&args.server, 7007, || Echo),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn close_after_flag_gives_the_client_that_many_bytes_then_eof() {
+        let args = Args::parse_from(["echo", "--close-after", "4", "--seed", "7"]);
+        let faults = args.faults.faults().expect("a fault was asked for");
+        let (server, mut client) = common::loopback(faults.factory(|| Echo));
+        client.write_all(b"hello").expect("write");
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).expect("read to EOF");
+        assert_eq!(got, b"hell");
+        drop(client);
+        server.shutdown();
+        server.join().expect("the server stops cleanly");
+    }
 }

@@ -228,6 +228,8 @@ impl TcpServerBuilder {
 
     /// The `listen` backlog: connections the kernel queues before they are
     /// accepted. Default: 1024 (the kernel may cap it, see `somaxconn`).
+    /// Zero is valid and asks for the smallest queue the system allows (on
+    /// Linux, one connection waiting to be accepted).
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = backlog;
         self
@@ -268,6 +270,11 @@ impl TcpServerBuilder {
 
     /// How long a shutdown waits for connections to write out what is pending
     /// and close before it closes them by force. Default: 5 seconds.
+    ///
+    /// Zero is valid and means no grace: at shutdown, connections with
+    /// nothing left to do close gracefully and every other one is closed by
+    /// force at once ([`CloseReason::ShutdownTimeout`](crate::CloseReason::ShutdownTimeout)),
+    /// its pending output dropped.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -327,10 +334,13 @@ impl TcpServerBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for a configuration that cannot work (zero
-    /// workers, zero limits or timeouts, a backlog over `i32::MAX`, a mode
-    /// for a listener that has no socket file), [`Error::SocketOption`] when
-    /// an option is refused, [`Error::Bind`] with the address that failed
+    /// [`Error::InvalidConfig`] for a configuration that cannot work: zero
+    /// `workers`, `write_buffer_limit` or `max_connections`; a zero
+    /// `idle_timeout`, `write_timeout` or `keepalive` (pass `None` to turn
+    /// them off); a `backlog` over `i32::MAX`; `reuse_port` off Unix; a
+    /// `mode` for a listener that has no socket file. A zero `backlog` or
+    /// `shutdown_timeout` is valid (see their setters). [`Error::SocketOption`]
+    /// when an option is refused, [`Error::Bind`] with the address that failed
     /// when it is taken or cannot be bound (a live Unix socket or a file that
     /// is not a socket at a Unix listener's path included).
     pub fn bind(self) -> Result<TcpServer> {

@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::addr::{Addr, PeerCred};
 use crate::handle::{ConnHandle, ConnState, Route};
@@ -61,6 +61,8 @@ pub struct Conn {
     notify_drain: bool,
     reading: Option<bool>,
     timer: TimerRequest,
+    now: Instant,
+    abort: bool,
     limit: usize,
     key: usize,
     id: u64,
@@ -70,8 +72,9 @@ pub struct Conn {
 
 impl Conn {
     /// A context for a worker (or the test kit) that reaches its connections
-    /// through `route` and applies `limit` to handles' writes.
-    pub(crate) fn new(route: Route, limit: usize) -> Self {
+    /// through `route` and applies `limit` to handles' writes; `now` is only
+    /// a placeholder until [`reset`](Conn::reset) gives each callback its time.
+    pub(crate) fn new(route: Route, limit: usize, now: Instant) -> Self {
         Conn {
             out: Vec::new(),
             endpoints: Endpoints::none(),
@@ -82,6 +85,8 @@ impl Conn {
             notify_drain: false,
             reading: None,
             timer: TimerRequest::Keep,
+            now,
+            abort: false,
             limit,
             key: 0,
             id: 0,
@@ -90,12 +95,14 @@ impl Conn {
         }
     }
 
-    /// Makes the context ready for a callback of connection `key`/`id`,
-    /// keeping the output buffer's allocation. `endpoints` and `state` (the
-    /// connection's handle state) are moved in for the callback and given
-    /// back by [`finish`](Conn::finish).
+    /// Makes the context ready for a callback of connection `key`/`id` at
+    /// time `now`, keeping the output buffer's allocation. `endpoints` and
+    /// `state` (the connection's handle state) are moved in for the callback
+    /// and given back by [`finish`](Conn::finish).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn reset(
         &mut self,
+        now: Instant,
         endpoints: &mut Endpoints,
         key: usize,
         id: u64,
@@ -114,6 +121,8 @@ impl Conn {
         self.notify_drain = false;
         self.reading = None;
         self.timer = TimerRequest::Keep;
+        self.now = now;
+        self.abort = false;
         self.state = state;
     }
 
@@ -141,6 +150,42 @@ impl Conn {
     /// drops what the peer still sends for a bounded time, and closes. No more
     /// `on_data` comes after this call.
     pub fn close(&mut self) {
+        self.close = true;
+        self.write_closed = true;
+    }
+
+    /// Aborts the connection: the server drops the output not yet sent
+    /// (this callback's too), sets `SO_LINGER` to zero and closes the socket,
+    /// so the peer gets a reset (RST) rather than a FIN: its reads and writes
+    /// fail with `ECONNRESET`. No more callbacks come but
+    /// [`on_close`](crate::Handler::on_close), with [`CloseReason::Aborted`].
+    ///
+    /// For testing how a client copes with a server that vanishes (see
+    /// [`fault`](crate::fault)); a normal end is [`close`](Conn::close).
+    ///
+    /// [`CloseReason::Aborted`]: crate::CloseReason::Aborted
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::testing::Harness;
+    /// use netecho::{CloseReason, Conn, Handler};
+    ///
+    /// /// Resets the connection at the first byte.
+    /// struct Rude;
+    ///
+    /// impl Handler for Rude {
+    ///     fn on_data(&mut self, conn: &mut Conn, _data: &[u8]) {
+    ///         conn.abort();
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::open(Rude);
+    /// peer.send(b"hello");
+    /// assert_eq!(peer.close_reason(), Some(CloseReason::Aborted));
+    /// ```
+    pub fn abort(&mut self) {
+        self.abort = true;
         self.close = true;
         self.write_closed = true;
     }
@@ -200,6 +245,47 @@ impl Conn {
             Arc::new(state)
         });
         ConnHandle::new(self.route.clone(), Arc::clone(state), self.key, self.id)
+    }
+
+    /// The time of this callback, the instant the connection's timer and
+    /// timeouts count from: a timer set now expires at `now() + after`.
+    ///
+    /// Under the server it is when the worker woke up for the events it is
+    /// handling (one reading of the clock per batch of events, not one per
+    /// callback). Under the [test kit](crate::testing) it is the virtual time:
+    /// where [`Harness::advance`](crate::testing::Harness::advance) got to, or
+    /// the deadline being handled, in `on_timer` and `on_idle_timeout`. A
+    /// handler that needs the time (a rate limit, a timestamp) reads it here
+    /// rather than calling [`Instant::now`], so the kit can test it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use netecho::testing::Harness;
+    /// use netecho::{Conn, Handler};
+    ///
+    /// /// Says how long after opening each tick came.
+    /// struct Ticks(Option<Instant>);
+    ///
+    /// impl Handler for Ticks {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         self.0 = Some(conn.now());
+    ///         conn.set_timer(Duration::from_millis(100));
+    ///     }
+    ///     fn on_timer(&mut self, conn: &mut Conn) {
+    ///         let since = self.0.map(|t| conn.now() - t).unwrap_or_default();
+    ///         conn.write(format!("{}\n", since.as_millis()).as_bytes());
+    ///         conn.set_timer(Duration::from_millis(100));
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::open(Ticks(None));
+    /// peer.advance(Duration::from_millis(350));
+    /// assert_eq!(peer.read(), b"100\n200\n300\n");
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// The address of the peer: for TCP its IP address and port
@@ -274,4 +360,55 @@ impl Conn {
     pub(crate) fn timer_request(&self) -> TimerRequest {
         self.timer
     }
+
+    /// Whether the handler asked to abort the connection in this callback.
+    pub(crate) fn wants_abort(&self) -> bool {
+        self.abort
+    }
+
+    /// The write buffer limit the server applies to this connection.
+    pub(crate) fn write_buffer_limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The output written in this callback, for a wrapping handler (the
+    /// fault injectors) to take or cut before the server sees it.
+    pub(crate) fn output_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// For a wrapping handler: marks the write side closed (or not) as its
+    /// inner handler should see it, before or after calling it.
+    pub(crate) fn set_write_closed(&mut self, closed: bool) {
+        self.write_closed = closed;
+    }
+
+    /// For a wrapping handler, after calling its inner handler: takes what
+    /// the inner handler asked for in the call (all but the output), leaving
+    /// the context as if it had asked nothing, with the write side closed as
+    /// `write_closed` says.
+    pub(crate) fn take_requests(&mut self, write_closed: bool) -> Requests {
+        let requests = Requests {
+            close: std::mem::take(&mut self.close),
+            shutdown_write: std::mem::take(&mut self.shutdown_write),
+            abort: std::mem::take(&mut self.abort),
+            drain: std::mem::take(&mut self.notify_drain),
+            reading: self.reading.take(),
+            timer: std::mem::replace(&mut self.timer, TimerRequest::Keep),
+        };
+        self.write_closed = write_closed;
+        requests
+    }
+}
+
+/// What a handler asked of its connection in one callback, besides output:
+/// taken by a wrapping handler with [`Conn::take_requests`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Requests {
+    pub(crate) close: bool,
+    pub(crate) shutdown_write: bool,
+    pub(crate) abort: bool,
+    pub(crate) drain: bool,
+    pub(crate) reading: Option<bool>,
+    pub(crate) timer: TimerRequest,
 }

@@ -110,8 +110,11 @@ pub enum PushError {
 /// It respects the same backpressure as the handler's own writes: while the
 /// connection holds [`write_buffer_limit`](crate::TcpServerBuilder::write_buffer_limit)
 /// bytes the peer has not read, [`write`](ConnHandle::write) returns
-/// [`PushError::Full`] instead of growing memory. Concurrent writers may
-/// overshoot the limit by at most one message each.
+/// [`PushError::Full`]. A message is never split or refused for its size
+/// alone: one written while nothing is held is taken whatever its length, so
+/// a connection holds at most the limit plus one message per concurrent
+/// writer. Keep messages small, or send a large body in pieces (from
+/// [`Handler::on_drain`](crate::Handler::on_drain), say).
 ///
 /// `Ok` means queued, not delivered: a connection that closes before the
 /// worker gets to the bytes drops them, as a socket would.

@@ -207,6 +207,9 @@ pub enum CloseReason {
     IdleTimeout,
     /// Output was pending and the peer read none of it for the write timeout.
     WriteTimeout,
+    /// The handler called [`Conn::abort`]: the connection was reset (RST),
+    /// its unsent output dropped.
+    Aborted,
     /// The server shut down and the connection closed gracefully.
     Shutdown,
     /// The server shut down and the connection did not finish within the

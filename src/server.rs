@@ -231,7 +231,7 @@ fn first_tcp(shared: &Shared) -> SocketAddr {
 /// # }
 /// ```
 #[derive(Clone)]
-#[must_use = "dropping the last ServerHandle shuts the server down"]
+#[must_use = "dropping the last ServerHandle shuts the server down at once: keep it in a variable (`let _server = ...`), not `let _ = ...`"]
 pub struct ServerHandle {
     shared: Arc<Shared>,
     /// Held only to keep the server running while a handle exists.

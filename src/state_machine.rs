@@ -26,6 +26,16 @@ const READ_BUDGET: usize = 16;
 /// the kernel reset the connection while the peer still reads our output.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A deadline [`Connection::on_timer`] handles.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// The end of a graceful close's drain, closing for this reason.
+    Drain(CloseReason),
+    Write,
+    Timer,
+    Idle,
+}
+
 /// A byte stream the connection reads and writes, non-blocking: the one door
 /// between the state machine and a transport.
 ///
@@ -35,6 +45,9 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Makes the coming close a reset (RST) that drops unsent data.
+    fn abort(&mut self) -> io::Result<()>;
 }
 
 /// What the driver does next with a connection.
@@ -209,6 +222,10 @@ impl<S: Stream> Connection<S> {
             if step != Step::Open || self.closing.is_some() {
                 return step;
             }
+            if self.user_paused {
+                // The handler paused reading in `on_data`: stop here.
+                return Step::Open;
+            }
             if self.pending.len() > io.config.write_buffer_limit {
                 self.read_paused = true;
                 return Step::Open;
@@ -329,64 +346,102 @@ impl<S: Stream> Connection<S> {
 
     /// The earliest time [`on_timer`](Self::on_timer) has something to do.
     pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
-        let mut at = self.drain_deadline;
-        let mut earliest = |t: Option<Instant>| {
-            if let Some(t) = t {
-                at = Some(at.map_or(t, |a| a.min(t)));
-            }
-        };
-        if self.closing.is_none() {
-            earliest(self.user_timer);
-        }
-        if let (Some(since), Some(timeout)) = (self.stalled_since, config.write_timeout) {
-            earliest(since.checked_add(timeout));
-        }
-        if let Some(timeout) = config.idle_timeout {
-            if self.idle_applies() {
-                earliest(self.last_read.checked_add(timeout));
-            }
-        }
-        at
+        [
+            self.drain_deadline(),
+            self.write_deadline(config),
+            self.timer_deadline(),
+            self.idle_deadline(config),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// A deadline may have passed: drain, write and idle timeouts.
+    /// Handles every deadline that has passed at `io.now`, in deadline order
+    /// (on a tie: the end of the drain, the write timeout, the handler's
+    /// timer, the idle timeout), each at most once per call.
+    ///
+    /// So a driver that calls this late sees the same callbacks in the same
+    /// order as one that calls it at each deadline (the test kit), and a
+    /// handler that sets a zero timer in `on_timer` gets one call per call of
+    /// this, not an endless loop. A deadline set by a callback here that is
+    /// already due stays due: [`deadline`](Self::deadline) returns it.
     pub(crate) fn on_timer(&mut self, io: &mut Io<'_>) -> Step {
         let now = io.now;
-        if let (Some(deadline), Some(reason)) = (self.drain_deadline, self.closing) {
-            if now >= deadline {
-                return Step::Close(reason);
-            }
-        }
-        if let (Some(since), Some(timeout)) = (self.stalled_since, io.config.write_timeout) {
-            if now.saturating_duration_since(since) >= timeout {
-                bump(&io.counters.write_timeouts, 1);
-                return Step::Close(CloseReason::WriteTimeout);
-            }
-        }
-        if let Some(at) = self.user_timer {
-            if now >= at && self.closing.is_none() {
-                self.user_timer = None;
-                let step = self.callback(io, |h, c| h.on_timer(c));
-                if step != Step::Open {
-                    return step;
+        let due = |at: Option<Instant>| at.filter(|&at| at <= now);
+        let mut timer_done = false;
+        let mut idle_done = false;
+        loop {
+            let candidates = [
+                self.closing
+                    .zip(due(self.drain_deadline()))
+                    .map(|(reason, at)| (at, Due::Drain(reason))),
+                due(self.write_deadline(io.config)).map(|at| (at, Due::Write)),
+                due(self.timer_deadline())
+                    .filter(|_| !timer_done)
+                    .map(|at| (at, Due::Timer)),
+                due(self.idle_deadline(io.config))
+                    .filter(|_| !idle_done)
+                    .map(|at| (at, Due::Idle)),
+            ];
+            // The first of the earliest: ties go in the order above.
+            let next = candidates.into_iter().flatten().min_by_key(|&(at, _)| at);
+            let Some((_, what)) = next else {
+                return Step::Open;
+            };
+            let step = match what {
+                Due::Drain(reason) => return Step::Close(reason),
+                Due::Write => {
+                    bump(&io.counters.write_timeouts, 1);
+                    return Step::Close(CloseReason::WriteTimeout);
                 }
-            }
-        }
-        if let Some(timeout) = io.config.idle_timeout {
-            if self.idle_applies() && now.saturating_duration_since(self.last_read) >= timeout {
-                bump(&io.counters.idle_timeouts, 1);
-                self.last_read = now;
-                let step = self.callback(io, |h, c| h.on_idle_timeout(c));
-                if self.closing == Some(CloseReason::Handler) {
-                    self.closing = Some(CloseReason::IdleTimeout);
+                Due::Timer => {
+                    timer_done = true;
+                    self.user_timer = None;
+                    self.callback(io, |h, c| h.on_timer(c))
                 }
-                return match step {
-                    Step::Close(CloseReason::Handler) => Step::Close(CloseReason::IdleTimeout),
-                    step => step,
-                };
+                Due::Idle => {
+                    idle_done = true;
+                    bump(&io.counters.idle_timeouts, 1);
+                    self.last_read = now;
+                    let step = self.callback(io, |h, c| h.on_idle_timeout(c));
+                    if self.closing == Some(CloseReason::Handler) {
+                        self.closing = Some(CloseReason::IdleTimeout);
+                    }
+                    match step {
+                        Step::Close(CloseReason::Handler) => Step::Close(CloseReason::IdleTimeout),
+                        step => step,
+                    }
+                }
+            };
+            if step != Step::Open {
+                return step;
             }
         }
-        Step::Open
+    }
+
+    /// When a graceful close stops draining the peer's input and closes.
+    fn drain_deadline(&self) -> Option<Instant> {
+        self.drain_deadline.filter(|_| self.closing.is_some())
+    }
+
+    /// When output the socket refused for this long times out.
+    fn write_deadline(&self, config: &Config) -> Option<Instant> {
+        self.stalled_since?.checked_add(config.write_timeout?)
+    }
+
+    /// When the handler's timer expires.
+    fn timer_deadline(&self) -> Option<Instant> {
+        self.user_timer.filter(|_| self.closing.is_none())
+    }
+
+    /// When a peer that sent nothing for this long is idle.
+    fn idle_deadline(&self, config: &Config) -> Option<Instant> {
+        if self.idle_applies() {
+            self.last_read.checked_add(config.idle_timeout?)
+        } else {
+            None
+        }
     }
 
     /// The connection is removed: tells the handler, then closes the socket.
@@ -422,6 +477,7 @@ impl<S: Stream> Connection<S> {
     ) -> Step {
         let write_closed = self.fin_wanted || self.closing.is_some();
         conn.reset(
+            now,
             &mut self.endpoints,
             self.key,
             self.id,
@@ -440,6 +496,9 @@ impl<S: Stream> Connection<S> {
                 panic_message(&*panic).escape_debug()
             );
             return Step::Panicked;
+        }
+        if conn.wants_abort() {
+            return self.abort();
         }
         if !conn.output().is_empty() {
             if let Err(e) = self.send(conn.output(), now, counters) {
@@ -551,6 +610,16 @@ impl<S: Stream> Connection<S> {
         }
         self.more_to_read = true;
         Step::Yield
+    }
+
+    /// The handler aborted: drop the output, make the close a reset.
+    fn abort(&mut self) -> Step {
+        self.pending = Vec::new();
+        self.stalled_since = None;
+        if let Err(e) = self.stream.abort() {
+            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.endpoints.peer);
+        }
+        Step::Close(CloseReason::Aborted)
     }
 
     /// Writes `data` after what is pending; keeps what the socket refuses.

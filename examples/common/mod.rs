@@ -1,12 +1,15 @@
 //! What the "classic services" examples share: the command-line flags of the
 //! server (as `examples/echo.rs` has them), building and running the server
-//! with signal handling, and a line splitter for the line-based protocols.
+//! with signal handling, and the line cap and error line of the line-based
+//! protocols.
 //!
 //! Each example uses it with `mod common;`; not every example uses every item.
 #![allow(dead_code)]
 
 use std::error::Error;
 use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use netecho::{Handler, Listener, TcpServer};
@@ -88,17 +91,47 @@ pub struct ServerArgs {
     pub write_timeout: Duration,
 }
 
+/// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
+/// short (128 + SIGINT, as shells report an interrupted command).
+pub const FORCED_EXIT: i32 = 130;
+
+/// Ends an example's `main`: on error, prints the error and its whole chain
+/// of causes on stderr (`error: failed to bind 127.0.0.1:7007: Address
+/// already in use (os error 98)`) and exits with status 1.
+pub fn exit(result: Result<(), Box<dyn Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut line = format!("error: {err}");
+            let mut cause = err.source();
+            while let Some(c) = cause {
+                line.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr at `info` (the start line, the stop line with the
+/// statistics) unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 /// Binds a server with `args` (on `default_port` unless `--port` or
 /// `--bind` is given, or sockets are handed in by systemd) and the handler
 /// `factory`, prints `listening on ADDR` for each listener, and serves until
 /// SIGINT or SIGTERM, which shut it down gracefully (removing the socket
-/// files it created).
+/// files it created); a second one exits at once with status
+/// [`FORCED_EXIT`].
 pub fn serve<F, H>(args: &ServerArgs, default_port: u16, factory: F) -> Result<(), Box<dyn Error>>
 where
     F: Fn() -> H + Send + Sync + 'static,
     H: Handler + 'static,
 {
-    env_logger::init();
+    init_logging();
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = TcpServer::builder();
     if std::env::var_os("LISTEN_FDS").is_some() {
@@ -129,7 +162,20 @@ where
 
     let handle = server.handle();
     let on_signal = handle.clone();
-    ctrlc::set_handler(move || on_signal.shutdown())?;
+    let grace = args.shutdown_timeout;
+    let signals = AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if signals.fetch_add(1, Ordering::AcqRel) == 0 {
+            eprintln!(
+                "shutting down: draining connections for up to {}; signal again to exit at once",
+                humantime::format_duration(grace)
+            );
+            on_signal.shutdown();
+        } else {
+            eprintln!("second signal: exiting without waiting for connections");
+            std::process::exit(FORCED_EXIT);
+        }
+    })?;
     server.run()?;
     log::info!("{:?}", handle.stats());
     Ok(())
@@ -197,97 +243,6 @@ where
 
 /// The default cap on a line's length, in bytes, line ending not counted.
 pub const DEFAULT_MAX_LINE: usize = 1024;
-
-/// A line longer than the cap arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooLong;
-
-/// Cuts a byte stream into lines, whatever the reads' boundaries.
-///
-/// A line ends with LF or CRLF; the ending is not part of the line. Bytes of
-/// a line split across reads (even inside a multi-byte UTF-8 character) wait
-/// here until its end comes, so the callback always gets whole lines. At most
-/// `max` bytes (plus a CR) are held, so a peer that never sends a newline
-/// cannot grow memory.
-#[derive(Debug)]
-pub struct LineBuffer {
-    partial: Vec<u8>,
-    max: usize,
-}
-
-impl LineBuffer {
-    /// A splitter for lines of at most `max` bytes.
-    pub fn new(max: usize) -> Self {
-        LineBuffer {
-            partial: Vec::new(),
-            max,
-        }
-    }
-
-    /// The cap on a line's length.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    /// Feeds `data`, calling `on_line(line, ending)` for each line it
-    /// completes, in order; `ending` is `b"\n"` or `b"\r\n"`.
-    ///
-    /// # Errors
-    ///
-    /// [`TooLong`] once a line exceeds the cap (the lines before it were
-    /// given to `on_line`); the splitter should not be fed again.
-    pub fn feed(
-        &mut self,
-        mut data: &[u8],
-        mut on_line: impl FnMut(&[u8], &'static [u8]),
-    ) -> Result<(), TooLong> {
-        while let Some(lf) = data.iter().position(|&b| b == b'\n') {
-            let (head, rest) = (&data[..lf], &data[lf + 1..]);
-            data = rest;
-            if self.partial.is_empty() {
-                let (line, ending) = split_ending(head);
-                if line.len() > self.max {
-                    return Err(TooLong);
-                }
-                on_line(line, ending);
-            } else {
-                self.partial.extend_from_slice(head);
-                let whole = std::mem::take(&mut self.partial);
-                let (line, ending) = split_ending(&whole);
-                if line.len() > self.max {
-                    return Err(TooLong);
-                }
-                on_line(line, ending);
-                // Keep the allocation for the next partial line.
-                self.partial = whole;
-                self.partial.clear();
-            }
-        }
-        // The start of a line whose end has not come yet. It may end with
-        // the CR of a CRLF, which does not count towards the cap.
-        let held = self.partial.len() + data.len();
-        let over = held > self.max + 1
-            || (held == self.max + 1 && data.last().is_some_and(|&b| b != b'\r'));
-        if over {
-            return Err(TooLong);
-        }
-        self.partial.extend_from_slice(data);
-        Ok(())
-    }
-
-    /// Takes the last line if the peer ended the stream without a newline.
-    pub fn finish(&mut self) -> Option<Vec<u8>> {
-        (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
-    }
-}
-
-/// Splits a line without its LF into the line and its ending.
-fn split_ending(head: &[u8]) -> (&[u8], &'static [u8]) {
-    match head.strip_suffix(b"\r") {
-        Some(line) => (line, b"\r\n"),
-        None => (head, b"\n"),
-    }
-}
 
 /// The error line written before closing a connection that sent a line over
 /// the cap.

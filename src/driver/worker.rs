@@ -71,6 +71,9 @@ pub(crate) struct Worker {
     acceptor: Option<Acceptor>,
     conns: Slab<Entry>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// The timer entries [`fire_timers`](Worker::fire_timers) is handling,
+    /// kept for its allocation.
+    due: Vec<(Instant, usize, u64)>,
     more: Vec<(usize, u64)>,
     /// Which workers to wake after an accept batch (kept to save allocating).
     wake: Vec<bool>,
@@ -96,6 +99,7 @@ impl Worker {
                 waker: Some(waker),
             },
             shared.config.write_buffer_limit,
+            Instant::now(),
         );
         Worker {
             index,
@@ -107,6 +111,7 @@ impl Worker {
             acceptor,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
+            due: Vec::new(),
             more: Vec::new(),
             next_id: 0,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -268,12 +273,22 @@ impl Worker {
         }
     }
 
+    /// Runs `on_timer` for the connections whose deadline has passed.
+    ///
+    /// Only the entries due when it starts: a deadline that a callback sets
+    /// already due (a zero timer set in `on_timer`) waits for the next turn
+    /// of the loop, after the other connections' events, instead of looping
+    /// here for ever.
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(&Reverse((at, key, id))) = self.timers.peek() {
-            if at > now {
+        let mut due = std::mem::take(&mut self.due);
+        while let Some(&Reverse(entry)) = self.timers.peek() {
+            if entry.0 > now {
                 break;
             }
             self.timers.pop();
+            due.push(entry);
+        }
+        for (at, key, id) in due.drain(..) {
             let Some(entry) = self.conns.get_mut(key) else {
                 continue;
             };
@@ -283,6 +298,7 @@ impl Worker {
             entry.timer_at = None;
             self.drive(key, now, |conn, io| conn.on_timer(io));
         }
+        self.due = due;
     }
 
     /// Removes a connection; tells its handler unless it panicked.

@@ -64,6 +64,18 @@ impl crate::state_machine::Stream for Stream {
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
         }
     }
+
+    /// `setsockopt(SO_LINGER, 0)`: `close` then resets the connection.
+    fn abort(&mut self) -> io::Result<()> {
+        let zero = Some(std::time::Duration::ZERO);
+        match self {
+            Stream::Tcp(s) => socket2::SockRef::from(&*s).set_linger(zero),
+            // A Unix socket has no RST: closing with unread data makes the
+            // peer's next read fail with ECONNRESET all the same.
+            #[cfg(unix)]
+            Stream::Unix(_) => Ok(()),
+        }
+    }
 }
 
 impl Source for Stream {

@@ -241,6 +241,14 @@ impl<H: Handler> Handler for Notify<H> {
         self.inner.on_idle_timeout(conn);
     }
 
+    fn on_drain(&mut self, conn: &mut Conn) {
+        self.inner.on_drain(conn);
+    }
+
+    fn on_timer(&mut self, conn: &mut Conn) {
+        self.inner.on_timer(conn);
+    }
+
     fn on_close(&mut self, reason: CloseReason) {
         self.inner.on_close(reason);
         let peer = self.peer.take().expect("on_close without on_open");
