@@ -216,3 +216,66 @@ fn close_after_flag_gives_the_client_that_many_bytes_then_eof() -> TestResult {
     assert_eq!(wait(child)?.code(), Some(0));
     Ok(())
 }
+
+#[cfg(unix)]
+#[test]
+fn bind_flags_listen_in_order_and_sigterm_removes_the_socket_file() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = util::temp_dir()?;
+    let path = dir.path().join("echo.sock");
+    let unix_flag = format!("unix:{}", path.display());
+    let mut child = Command::new(echo_example()?)
+        .args([
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            &unix_flag,
+        ])
+        .args(["--unix-mode", "600"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut first = String::new();
+    stdout.read_line(&mut first)?;
+    let mut second = String::new();
+    stdout.read_line(&mut second)?;
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    assert_eq!(second.trim(), format!("listening on {unix_flag}"));
+    assert_eq!(
+        std::fs::metadata(&path)?.permissions().mode() & 0o777,
+        0o600
+    );
+    assert_echo(&mut connect(addr)?, b"over TCP")?;
+    util::assert_echo_on(&mut util::connect_unix(&path)?, b"over the socket file")?;
+    signal(&child, "TERM")?;
+    expect_line(&stderr, "stopped serving")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(0));
+    assert!(!path.exists(), "the socket file is removed at exit");
+    Ok(())
+}
+
+#[test]
+fn tls_and_udp_binds_are_refused_for_now() -> TestResult {
+    for flag in ["tls:127.0.0.1:0", "udp:127.0.0.1:0"] {
+        let output = Command::new(echo_example()?)
+            .args(["--bind", flag])
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} was accepted");
+        assert!(stderr.contains("not supported yet"), "{stderr}");
+    }
+    Ok(())
+}

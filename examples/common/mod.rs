@@ -7,16 +7,62 @@
 #![allow(dead_code)]
 
 use std::error::Error;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use netecho::{Handler, TcpServer};
+use netecho::{Handler, Listener, TcpServer};
+
+/// What one `--bind` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    /// `HOST:PORT` or `[V6]:PORT`.
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(std::path::PathBuf),
+    /// `unix:@NAME` (Linux abstract name).
+    Abstract(String),
+}
+
+/// Parses a `--bind` value.
+pub fn parse_bind(text: &str) -> Result<Bind, String> {
+    if let Some(rest) = text.strip_prefix("unix:") {
+        return match rest.strip_prefix('@') {
+            Some("") => Err("unix:@ needs a name".into()),
+            Some(name) => Ok(Bind::Abstract(name.to_owned())),
+            None if rest.is_empty() => Err("unix: needs a path".into()),
+            None => Ok(Bind::Unix(rest.into())),
+        };
+    }
+    for scheme in ["tls", "udp"] {
+        if text.starts_with(&format!("{scheme}:")) {
+            return Err(format!("`{scheme}:` listeners are not supported yet"));
+        }
+    }
+    text.parse::<SocketAddr>()
+        .map(Bind::Tcp)
+        .map_err(|_| format!("`{text}` is not HOST:PORT, [V6]:PORT, unix:PATH or unix:@NAME"))
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("`{text}` is not an octal mode such as 660"))
+}
 
 /// The server's flags, flattened into each example's own `Args`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// Where to listen, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`,
+    /// `unix:@NAME`; replaces --host and --port. Under systemd socket
+    /// activation (LISTEN_FDS) the handed-in sockets are served instead.
+    #[arg(long = "bind", value_name = "ADDR", value_parser = parse_bind)]
+    pub binds: Vec<Bind>,
+    /// Permissions of the socket files of `unix:PATH` binds, in octal (e.g. 660).
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub unix_mode: Option<u32>,
     /// IP address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -74,10 +120,12 @@ pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
-/// Binds a server with `args` (on `default_port` unless `--port` is given)
-/// and the handler `factory`, prints `listening on ADDR`, and serves until
-/// SIGINT or SIGTERM, which shut it down gracefully; a second one exits at
-/// once with status [`FORCED_EXIT`].
+/// Binds a server with `args` (on `default_port` unless `--port` or
+/// `--bind` is given, or sockets are handed in by systemd) and the handler
+/// `factory`, prints `listening on ADDR` for each listener, and serves until
+/// SIGINT or SIGTERM, which shut it down gracefully (removing the socket
+/// files it created); a second one exits at once with status
+/// [`FORCED_EXIT`].
 pub fn serve<F, H>(args: &ServerArgs, default_port: u16, factory: F) -> Result<(), Box<dyn Error>>
 where
     F: Fn() -> H + Send + Sync + 'static,
@@ -85,9 +133,19 @@ where
 {
     init_logging();
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
-    let mut builder = TcpServer::builder()
-        .host(args.host)
-        .port(args.port.unwrap_or(default_port))
+    let mut builder = TcpServer::builder();
+    if std::env::var_os("LISTEN_FDS").is_some() {
+        builder = add_handed_in(builder)?;
+    } else if args.binds.is_empty() {
+        builder = builder
+            .host(args.host)
+            .port(args.port.unwrap_or(default_port));
+    } else {
+        for bind in &args.binds {
+            builder = builder.listener(listener(bind, args.unix_mode)?);
+        }
+    }
+    builder = builder
         .reuse_port(args.reuse_port)
         .shutdown_timeout(args.shutdown_timeout)
         .max_connections(args.max_connections)
@@ -98,7 +156,9 @@ where
         builder = builder.workers(workers);
     }
     let server = builder.bind()?;
-    println!("listening on {}", server.local_addr());
+    for addr in server.local_addrs() {
+        println!("listening on {addr}");
+    }
 
     let handle = server.handle();
     let on_signal = handle.clone();
@@ -119,6 +179,43 @@ where
     server.run()?;
     log::info!("{:?}", handle.stats());
     Ok(())
+}
+
+/// The listener for one `--bind`.
+fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Error>> {
+    Ok(match bind {
+        Bind::Tcp(addr) => Listener::tcp(*addr),
+        #[cfg(unix)]
+        Bind::Unix(path) => match unix_mode {
+            Some(mode) => Listener::unix(path).mode(mode),
+            None => Listener::unix(path),
+        },
+        #[cfg(unix)]
+        Bind::Abstract(name) => Listener::unix_abstract(name),
+        #[cfg(not(unix))]
+        _ => return Err("Unix sockets need a Unix system".into()),
+    })
+}
+
+/// Serves the sockets systemd handed in, and tells it when ready.
+#[cfg(all(unix, feature = "systemd"))]
+fn add_handed_in(
+    mut builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    for (_name, listener) in netecho::systemd::listeners()? {
+        builder = builder.listener(listener);
+    }
+    Ok(builder.systemd_notify(true))
+}
+
+#[cfg(not(all(unix, feature = "systemd")))]
+fn add_handed_in(
+    _builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    Err(
+        "LISTEN_FDS is set but this build has no systemd support: build with `--features systemd`"
+            .into(),
+    )
 }
 
 /// For the examples' loopback tests: a server with `factory`'s handlers on
