@@ -16,12 +16,13 @@ mod conn;
 mod dial;
 #[path = "stats.rs"]
 mod stats;
+#[path = "stream.rs"]
+mod stream;
 #[path = "tape.rs"]
 mod tape;
 #[path = "worker.rs"]
 mod worker;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -29,6 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub use stats::Report;
+pub use stream::Target;
 
 use stats::Progress;
 use tape::Tape;
@@ -49,7 +51,8 @@ pub enum Mode {
 /// A load run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub addr: SocketAddr,
+    /// The server: a TCP address or a Unix socket file.
+    pub addr: Target,
     pub mode: Mode,
     /// Connections (concurrent connect loops in connect mode).
     pub connections: usize,
@@ -106,7 +109,7 @@ pub fn run(cfg: &Config, observer: &mut dyn FnMut(Event)) -> Result<Report, Stri
     for t in 0..threads {
         let count = cfg.connections / threads + usize::from(t < cfg.connections % threads);
         let job = worker::Job {
-            addr: cfg.addr,
+            addr: cfg.addr.clone(),
             mode: cfg.mode,
             depth: cfg.depth.max(1),
             first_id,

@@ -8,8 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
+use super::stream::Stream;
 use super::tape::Tape;
 
 /// At most this many messages go into one `writev`.
@@ -18,7 +17,7 @@ const MAX_IOV: usize = 64;
 /// Client side of one echo connection.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Connection number: selects the payload pattern.
     id: u64,
     depth: u64,
@@ -42,7 +41,7 @@ pub struct Conn {
 
 impl Conn {
     /// Wraps a socket whose non-blocking connect is under way.
-    pub fn new(stream: TcpStream, id: u64, depth: u64, limit: u64) -> Conn {
+    pub fn new(stream: Stream, id: u64, depth: u64, limit: u64) -> Conn {
         Conn {
             stream,
             id,
@@ -160,11 +159,7 @@ impl Conn {
         if let Some(e) = self.stream.take_error()? {
             return Err(e);
         }
-        match self.stream.peer_addr() {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.stream.is_connected()
     }
 
     fn read_all(

@@ -5,12 +5,15 @@
 //! cargo run --release --example loadgen -- --connections 100 --size 512 --duration 10s
 //! cargo run --release --example loadgen -- --mode pipeline --depth 16 --json
 //! cargo run --release --example loadgen -- --mode connect --connections 32
+//! cargo run --release --example echo -- --bind unix:/tmp/echo.sock &
+//! cargo run --release --example loadgen -- --unix /tmp/echo.sock
 //! ```
 //!
 //! Modes: `pingpong` (one message in flight per connection), `pipeline` (`--depth` in
 //! flight), `connect` (connect, echo one message, close, repeat: connection rate) and
 //! `idle` (open the connections, echo one byte each, hold them).
 //!
+//! `--unix PATH` loads a server on a Unix socket file instead of `--addr`, in every mode.
 //! Only loopback addresses are accepted unless `--allow-remote` is given. The client is
 //! one mio event loop per `--threads` (default 1) so it leaves the CPU to the server.
 //! A progress line goes to stderr each second; `--json` prints one JSON object on stdout.
@@ -19,7 +22,9 @@
 mod client;
 mod output;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
+#[cfg(unix)]
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +32,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use client::{Config, Event, Mode};
+use client::{Config, Event, Mode, Target};
 use humantime::parse_duration;
 
 #[derive(Debug, Parser)]
@@ -36,6 +41,10 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:7007")]
     addr: String,
+    /// Server's Unix socket file, instead of `--addr`.
+    #[cfg(unix)]
+    #[arg(long, value_name = "PATH", conflicts_with = "addr")]
+    unix: Option<PathBuf>,
     /// What each connection does.
     #[arg(long, value_enum, default_value_t = ModeArg::Pingpong)]
     mode: ModeArg,
@@ -90,7 +99,7 @@ fn main() -> ExitCode {
 
 /// Returns whether the run was clean (no errors).
 fn run(args: &Args) -> Result<bool, String> {
-    let addr = resolve(&args.addr, args.allow_remote)?;
+    let addr = target(args)?;
     if args.connections == 0 || args.size == 0 || args.threads == 0 {
         return Err("--connections, --size and --threads must be at least 1".into());
     }
@@ -145,8 +154,17 @@ fn run(args: &Args) -> Result<bool, String> {
     Ok(report.errors == 0)
 }
 
+/// The server: `--unix PATH` if given, else `--addr`.
+fn target(args: &Args) -> Result<Target, String> {
+    #[cfg(unix)]
+    if let Some(path) = &args.unix {
+        return Ok(Target::Unix(path.clone()));
+    }
+    resolve(&args.addr, args.allow_remote)
+}
+
 /// Resolves `addr`, refusing non-loopback addresses unless `allow_remote`.
-fn resolve(addr: &str, allow_remote: bool) -> Result<SocketAddr, String> {
+fn resolve(addr: &str, allow_remote: bool) -> Result<Target, String> {
     let resolved = addr
         .to_socket_addrs()
         .map_err(|e| format!("bad --addr {addr}: {e}"))?
@@ -157,5 +175,5 @@ fn resolve(addr: &str, allow_remote: bool) -> Result<SocketAddr, String> {
             "{resolved} is not a loopback address; pass --allow-remote to load a remote server"
         ));
     }
-    Ok(resolved)
+    Ok(Target::Tcp(resolved))
 }

@@ -5,7 +5,6 @@
 //! the measured window, the hard deadline, or cancellation, whichever comes first.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -17,6 +16,7 @@ use super::Mode;
 use super::conn::Conn;
 use super::dial::Dialer;
 use super::stats::{Progress, Tally};
+use super::stream::Target;
 use super::tape::Tape;
 
 /// At most this many connects in progress at once during setup.
@@ -29,7 +29,7 @@ const READ_BUF: usize = 64 * 1024;
 /// Everything one worker needs.
 #[derive(Debug)]
 pub struct Job {
-    pub addr: SocketAddr,
+    pub addr: Target,
     pub mode: Mode,
     pub depth: u64,
     /// Connection numbers `first_id..first_id + count` (slots, in connect mode).
@@ -108,7 +108,7 @@ impl Loop {
 
     fn open(&mut self, job: &Job, slot: usize, id: u64, limit: u64) -> io::Result<()> {
         let now = Instant::now();
-        let mut stream = self.dialer.connect(job.addr)?;
+        let mut stream = self.dialer.connect(&job.addr)?;
         let interest = Interest::READABLE | Interest::WRITABLE;
         self.poll
             .registry()
