@@ -1,13 +1,14 @@
 //! The baseline servers of netecho's echo benchmark, one per process.
 //!
 //! ```text
-//! netecho-bench-servers SERVER WORKERS
+//! netecho-bench-servers SERVER WORKERS [--unix PATH]
 //! ```
 //!
 //! `SERVER` is one of `tokio`, `tokio-64k`, `tokio-copy`, `threads`, `mio`; `WORKERS` is
 //! the worker-thread count for the servers that take one. The server binds `127.0.0.1:0`
-//! on a listener with `TCP_NODELAY` set (see `listener.rs`), prints its address as the
-//! first line on stdout, and serves until it is killed. It also exits when its stdin
+//! on a listener with `TCP_NODELAY` set (see `listener.rs`), or with `--unix PATH` a Unix
+//! socket file at `PATH`, prints its address (`unix:PATH` for a socket file) as the first
+//! line on stdout, and serves until it is killed. It also exits when its stdin
 //! closes, so no server outlives the benchmark even if the benchmark is killed.
 //!
 //! `cargo bench --bench echo` builds this package with `cargo build --release -p
@@ -21,35 +22,48 @@ mod tokio_echo;
 
 use std::env;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
 
-/// A server's entry point: serve with this many workers, announcing the bound address.
-type Run = fn(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>;
+use listener::Bind;
+
+/// A server's entry point: serve with this many workers where `bind` says, announcing
+/// the bound address (a socket address, or `unix:PATH`).
+type Run = fn(usize, &Bind, &mut dyn FnMut(&str)) -> Result<(), String>;
 
 const USAGE: &str =
-    "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers>";
+    "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers> [--unix PATH]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    let (name, workers) = match args.as_slice() {
-        [name, workers] => match workers.parse::<usize>() {
-            Ok(n) if n > 0 => (name.as_str(), n),
-            _ => {
-                eprintln!("{USAGE}\nworkers must be a positive number, not {workers:?}");
-                return ExitCode::FAILURE;
+    let (name, workers, bind) = match args.as_slice() {
+        [name, workers, rest @ ..] => {
+            let bind = match rest {
+                [] => Bind::Tcp,
+                [flag, path] if flag == "--unix" => Bind::Unix(PathBuf::from(path)),
+                _ => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match workers.parse::<usize>() {
+                Ok(n) if n > 0 => (name.as_str(), n, bind),
+                _ => {
+                    eprintln!("{USAGE}\nworkers must be a positive number, not {workers:?}");
+                    return ExitCode::FAILURE;
+                }
             }
-        },
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::FAILURE;
         }
     };
     let run: Run = match name {
-        "tokio" => |w, a| tokio_echo::run(w, tokio_echo::Style::Read(4096), a),
-        "tokio-64k" => |w, a| tokio_echo::run(w, tokio_echo::Style::Read(64 * 1024), a),
-        "tokio-copy" => |w, a| tokio_echo::run(w, tokio_echo::Style::Copy, a),
+        "tokio" => |w, b, a| tokio_echo::run(w, tokio_echo::Style::Read(4096), b, a),
+        "tokio-64k" => |w, b, a| tokio_echo::run(w, tokio_echo::Style::Read(64 * 1024), b, a),
+        "tokio-copy" => |w, b, a| tokio_echo::run(w, tokio_echo::Style::Copy, b, a),
         "threads" => threads::run,
         "mio" => mio_echo::run,
         _ => {
@@ -68,12 +82,12 @@ fn main() -> ExitCode {
         eprintln!("{name}: cannot start the stdin watchdog: {e}");
         return ExitCode::FAILURE;
     }
-    let mut announce = |addr: SocketAddr| {
+    let mut announce = |addr: &str| {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match run(workers, &mut announce) {
+    match run(workers, &bind, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{name}: {e}");
