@@ -50,6 +50,9 @@ pub struct Args {
     /// Run as a server child (internal).
     #[arg(long, hide = true)]
     pub serve: Option<ServerKind>,
+    /// The server child listens on this Unix socket file instead of TCP (internal).
+    #[arg(long, hide = true, requires = "serve")]
+    pub unix: Option<PathBuf>,
     /// Passed by `cargo bench`; without it (as under `cargo test`) only a smoke check runs.
     #[arg(long, hide = true)]
     pub bench: bool,

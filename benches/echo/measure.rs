@@ -111,7 +111,12 @@ pub fn measure(
     setup: &Setup,
     tag: &str,
 ) -> Result<Sample, String> {
-    let mut server = ServerProcess::spawn(kind, setup.workers, setup.baselines.as_deref())?;
+    let mut server = ServerProcess::spawn(
+        kind,
+        setup.workers,
+        setup.baselines.as_deref(),
+        sc.transport,
+    )?;
     let pid = server.pid;
     let me = std::process::id();
     let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;
@@ -122,7 +127,7 @@ pub fn measure(
         (t.warmup, t.duration)
     };
     let cfg = Config {
-        addr: server.addr,
+        addr: server.target.clone(),
         mode: sc.mode,
         connections: sc.connections,
         size: sc.size,

@@ -1,10 +1,20 @@
-//! The load scenarios.
+//! The load scenarios: over TCP, and ping-pong over a Unix socket file.
 
 use crate::client::Mode;
+
+/// How the client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP on `127.0.0.1`, port 0.
+    Tcp,
+    /// A Unix socket file in a temporary directory made for the run.
+    Unix,
+}
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: &'static str,
+    pub transport: Transport,
     pub mode: Mode,
     /// Connections (concurrent connect loops in connect mode).
     pub connections: usize,
@@ -18,7 +28,11 @@ impl Scenario {
     }
 
     pub fn describe(&self) -> String {
-        match self.mode {
+        let over = match self.transport {
+            Transport::Tcp => "",
+            Transport::Unix => " over a Unix socket file",
+        };
+        let what = match self.mode {
             Mode::Idle => format!("{} idle connections, each echoed 1 byte", self.connections),
             Mode::Connect => format!(
                 "{} loops of connect, echo {} B, close",
@@ -28,43 +42,57 @@ impl Scenario {
                 "{} connections x {} B ping-pong",
                 self.connections, self.size
             ),
-        }
+        };
+        what + over
     }
 }
 
-/// All scenarios; `quick` holds 1,000 idle connections instead of 10,000.
+/// All scenarios; `quick` holds 1,000 idle connections instead of 10,000. `--scenarios unix`
+/// picks the Unix-socket one by prefix.
 pub fn all(quick: bool) -> Vec<Scenario> {
     let idle = if quick { 1_000 } else { 10_000 };
     vec![
         Scenario {
             name: "pingpong-100x512B",
+            transport: Transport::Tcp,
             mode: Mode::PingPong,
             connections: 100,
             size: 512,
         },
         Scenario {
             name: "pingpong-1000x64B",
+            transport: Transport::Tcp,
             mode: Mode::PingPong,
             connections: 1000,
             size: 64,
         },
         Scenario {
             name: "pingpong-10x64KiB",
+            transport: Transport::Tcp,
             mode: Mode::PingPong,
             connections: 10,
             size: 65536,
         },
         Scenario {
             name: "connect",
+            transport: Transport::Tcp,
             mode: Mode::Connect,
             connections: 32,
             size: 64,
         },
         Scenario {
             name: "idle",
+            transport: Transport::Tcp,
             mode: Mode::Idle,
             connections: idle,
             size: 1,
+        },
+        Scenario {
+            name: "unix-100x512B",
+            transport: Transport::Unix,
+            mode: Mode::PingPong,
+            connections: 100,
+            size: 512,
         },
     ]
 }

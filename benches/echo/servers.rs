@@ -2,8 +2,9 @@
 //!
 //! netecho runs in this bench binary re-executed with `--serve netecho`; the baselines run
 //! in the `netecho-bench-servers` binary (`bench/servers/`, built by [`crate::baselines`]).
-//! Each server binds `127.0.0.1:0`, prints its address as the first line on stdout, and
-//! serves until it is killed. It also exits when its stdin closes, so no server outlives
+//! Each server binds `127.0.0.1:0` (or, given `--unix PATH`, a Unix socket file at
+//! `PATH`), prints its address (`unix:PATH`) as the first line on stdout, and serves until
+//! it is killed. It also exits when its stdin closes, so no server outlives
 //! the bench process even if the bench is killed.
 
 #[path = "servers/ours.rs"]
@@ -11,7 +12,6 @@ mod ours;
 
 use std::env;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::thread;
@@ -75,25 +75,36 @@ impl ServerKind {
         self != ServerKind::EchoServer
     }
 
-    /// The command that starts this server with `workers` workers; `baselines` is the
-    /// `netecho-bench-servers` binary.
-    pub fn command(self, workers: usize, baselines: Option<&Path>) -> Result<Command, String> {
+    /// The command that starts this server with `workers` workers, on TCP or, given
+    /// `unix`, on that socket file; `baselines` is the `netecho-bench-servers` binary.
+    pub fn command(
+        self,
+        workers: usize,
+        baselines: Option<&Path>,
+        unix: Option<&Path>,
+    ) -> Result<Command, String> {
         let workers = workers.to_string();
-        if !self.is_baseline() {
+        let mut cmd = if self.is_baseline() {
+            let exe = baselines.ok_or("the baseline servers were not built")?;
+            let mut cmd = Command::new(exe);
+            cmd.args([self.name(), &workers]);
+            cmd
+        } else {
             let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);
             cmd.args(["--serve", self.name(), "--workers", &workers]);
-            return Ok(cmd);
+            cmd
+        };
+        if let Some(path) = unix {
+            cmd.arg("--unix").arg(path);
         }
-        let exe = baselines.ok_or("the baseline servers were not built")?;
-        let mut cmd = Command::new(exe);
-        cmd.args([self.name(), &workers]);
         Ok(cmd)
     }
 }
 
-/// Child-process entry point of `--serve`: run netecho until killed.
-pub fn serve(kind: ServerKind, workers: usize) -> ExitCode {
+/// Child-process entry point of `--serve`: run netecho until killed, on TCP or on the
+/// Unix socket file `unix`.
+pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>) -> ExitCode {
     if kind.is_baseline() {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
@@ -115,12 +126,12 @@ pub fn serve(kind: ServerKind, workers: usize) -> ExitCode {
         eprintln!("{}: cannot start the stdin watchdog: {e}", kind.name());
         return ExitCode::FAILURE;
     }
-    let mut announce = |addr: SocketAddr| {
+    let mut announce = |addr: &str| {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match ours::run(workers, &mut announce) {
+    match ours::run(workers, unix, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

@@ -1,15 +1,31 @@
 //! The crate under test, started the way its example starts it (default options but
-//! `workers`).
+//! `workers`): on `127.0.0.1:0`, or with `unix` on a Unix socket file (`Listener::unix`).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
+use std::path::Path;
 
-pub fn run(workers: usize, announce: &mut dyn FnMut(SocketAddr)) -> Result<(), String> {
-    let server = netecho::TcpServer::builder()
-        .host(Ipv4Addr::LOCALHOST)
-        .port(0)
-        .workers(workers)
-        .bind()
-        .map_err(|e| format!("netecho: bind: {e}"))?;
-    announce(server.local_addr());
+use netecho::{Listener, TcpServer};
+
+pub fn run(
+    workers: usize,
+    unix: Option<&Path>,
+    announce: &mut dyn FnMut(&str),
+) -> Result<(), String> {
+    let builder = TcpServer::builder().workers(workers);
+    let builder = match unix {
+        Some(path) => builder.listener(Listener::unix(path)),
+        None => builder.host(Ipv4Addr::LOCALHOST).port(0),
+    };
+    let server = builder.bind().map_err(|e| format!("netecho: bind: {e}"))?;
+    let addrs: Vec<String> = server
+        .local_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let [addr] = addrs.as_slice() {
+        announce(addr);
+    } else {
+        return Err(format!("netecho: bound {addrs:?}, expected one listener"));
+    }
     server.run().map_err(|e| format!("netecho: {e}"))
 }
