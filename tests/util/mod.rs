@@ -355,3 +355,46 @@ pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result
     stream.read_exact(&mut back)?;
     check_same(msg, &back)
 }
+
+/// An example's binary. `cargo test` builds the examples (without copying
+/// them to `examples/NAME`, as `cargo build --example NAME` does), so look
+/// for both names next to this test's own binary, and take the newest for
+/// which `answers` holds (it runs the candidate, e.g. with `--version`).
+pub fn example_binary(
+    name: &str,
+    answers: impl Fn(&std::path::Path) -> bool,
+) -> Result<std::path::PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/TEST-HASH -> target/<profile>/examples/
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or("no target directory")?
+        .join("examples");
+    let hashed = format!("{name}-");
+    let mut candidates: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            file == name
+                || file
+                    .strip_prefix(&hashed)
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .rev()
+        .map(|(_, path)| path)
+        .find(|path| answers(path))
+        .ok_or_else(|| {
+            format!(
+                "no {name} example in {}: run the whole `cargo test` (it builds the examples) or `cargo build --example {name}` first",
+                dir.display()
+            )
+        })
+}
