@@ -143,6 +143,7 @@ pub mod fault;
 pub mod framing;
 mod handle;
 mod handler;
+mod proxy;
 
 mod state_machine;
 pub mod testing;
@@ -170,5 +171,8 @@ pub use error::{Error, Report, Result};
 pub use handle::{ConnHandle, PushError};
 pub use handler::{CloseReason, Echo, Handler};
 pub use listener::Listener;
+pub use proxy::{
+    Cidr, DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_PROXY_MAX_HEADER, ProxyHeader, ProxyProtocol,
+};
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;

@@ -80,14 +80,17 @@ impl TcpServer {
         let several = listeners.len() > 1;
         let mut bound = Vec::with_capacity(listeners.len());
         let mut factories = Vec::with_capacity(listeners.len());
+        let mut proxies = Vec::with_capacity(listeners.len());
         for listener in listeners {
             // On error, `bound` is dropped: nothing stays bound.
-            let (listener, own) = listener.open(&options, several)?;
-            bound.push(listener);
-            factories.push(own.unwrap_or_else(|| Arc::clone(&factory)));
+            let opened = listener.open(&options, several)?;
+            bound.push(opened.listener);
+            factories.push(opened.factory.unwrap_or_else(|| Arc::clone(&factory)));
+            proxies.push(opened.proxy.map(Arc::new));
         }
         let on_shutdown = notify.then(stopping_hook).flatten();
-        let (shared, workers) = driver::prepare(config, bound, factories, on_shutdown)?;
+        let (shared, workers) =
+            driver::prepare(config, bound, factories, proxies, on_shutdown)?;
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::handle::{Push, Wake};
 use crate::handler::Factory;
+use crate::proxy::ProxyProtocol;
 use crate::stats::{Counters, Stats};
 use crate::transport::{Accepted, Listener};
 
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// One handler factory per listener, in the listeners' order.
     pub(crate) factories: Vec<Factory>,
+    /// Per listener: the PROXY protocol settings, if it requires a header.
+    pub(crate) proxies: Vec<Option<Arc<ProxyProtocol>>>,
     /// Every listener's address, in the listeners' order.
     pub(crate) local_addrs: Vec<Addr>,
     pub(crate) remotes: Vec<Remote>,
@@ -103,6 +106,7 @@ pub(crate) fn prepare(
     config: Config,
     listeners: Vec<Listener>,
     factories: Vec<Factory>,
+    proxies: Vec<Option<Arc<ProxyProtocol>>>,
     on_begin_shutdown: Option<Box<dyn Fn() + Send + Sync>>,
 ) -> Result<(Arc<Shared>, Vec<Seed>)> {
     let local_addrs = listeners.iter().map(|l| l.local_addr().clone()).collect();
@@ -132,6 +136,7 @@ pub(crate) fn prepare(
         running: AtomicUsize::new(config.workers),
         config,
         factories,
+        proxies,
         local_addrs,
         remotes,
         active: AtomicUsize::new(0),

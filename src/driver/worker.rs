@@ -443,9 +443,11 @@ impl Worker {
             local: accepted.local,
             listener,
             peer_cred: accepted.peer_cred,
+            proxy: None,
         };
+        let proxy = shared.proxies.get(listener).cloned().flatten();
         slot.insert(Entry {
-            conn: Connection::new(stream, endpoints, handler, now, key, id),
+            conn: Connection::new(stream, endpoints, handler, now, key, id).with_proxy(proxy),
             timer_at: None,
         });
         let shutting_down = self.shutdown_deadline.is_some();

@@ -76,6 +76,14 @@ impl crate::state_machine::Stream for Stream {
             Stream::Unix(_) => Ok(()),
         }
     }
+
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.peek(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => unix::peek(s, buf),
+        }
+    }
 }
 
 impl Source for Stream {

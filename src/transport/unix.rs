@@ -238,6 +238,13 @@ pub(crate) fn send(stream: &mio::net::UnixStream, data: &[u8]) -> io::Result<usi
     (&*stream).write(data)
 }
 
+/// `recv(MSG_PEEK)`: what the peer sent, left in the socket.
+pub(crate) fn peek(stream: &mio::net::UnixStream, buf: &mut [u8]) -> io::Result<usize> {
+    rustix::net::recv(stream, buf, rustix::net::RecvFlags::PEEK)
+        .map(|(n, _)| n)
+        .map_err(io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
