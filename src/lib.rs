@@ -174,5 +174,5 @@ pub use listener::Listener;
 pub use proxy::{
     Cidr, DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_PROXY_MAX_HEADER, ProxyHeader, ProxyProtocol,
 };
-pub use server::{ServerHandle, TcpServer};
+pub use server::{Drained, ServerHandle, TcpServer};
 pub use stats::Stats;

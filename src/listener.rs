@@ -238,11 +238,7 @@ impl Listener {
 
     /// Creates (or adopts) the socket: the listener and its factory, if it
     /// has its own.
-    pub(crate) fn open(
-        self,
-        options: &TcpOptions,
-        several: bool,
-    ) -> Result<Opened> {
+    pub(crate) fn open(self, options: &TcpOptions, several: bool) -> Result<Opened> {
         let addr = self.describe();
         let bind_err = |source| Error::Bind {
             addr: addr.clone(),

@@ -365,11 +365,17 @@ fn parse_v1(input: &[u8], limit: usize, peer: &Addr) -> Parsed {
     let (source, destination) = match header.addresses {
         ppp::v1::Addresses::Tcp4(a) => (
             Some(SocketAddr::from((a.source_address, a.source_port))),
-            Some(SocketAddr::from((a.destination_address, a.destination_port))),
+            Some(SocketAddr::from((
+                a.destination_address,
+                a.destination_port,
+            ))),
         ),
         ppp::v1::Addresses::Tcp6(a) => (
             Some(SocketAddr::from((a.source_address, a.source_port))),
-            Some(SocketAddr::from((a.destination_address, a.destination_port))),
+            Some(SocketAddr::from((
+                a.destination_address,
+                a.destination_port,
+            ))),
         ),
         ppp::v1::Addresses::Unknown => (None, None),
     };
@@ -409,14 +415,20 @@ fn parse_v2(input: &[u8], limit: usize, peer: &Addr) -> Parsed {
     let (source, destination) = match (header.command, header.addresses) {
         (ppp::v2::Command::Local, _) => (None, None),
         (ppp::v2::Command::Proxy, ppp::v2::Addresses::IPv4(a)) => (
-            Some(Addr::Tcp(SocketAddr::from((a.source_address, a.source_port)))),
+            Some(Addr::Tcp(SocketAddr::from((
+                a.source_address,
+                a.source_port,
+            )))),
             Some(Addr::Tcp(SocketAddr::from((
                 a.destination_address,
                 a.destination_port,
             )))),
         ),
         (ppp::v2::Command::Proxy, ppp::v2::Addresses::IPv6(a)) => (
-            Some(Addr::Tcp(SocketAddr::from((a.source_address, a.source_port)))),
+            Some(Addr::Tcp(SocketAddr::from((
+                a.source_address,
+                a.source_port,
+            )))),
             Some(Addr::Tcp(SocketAddr::from((
                 a.destination_address,
                 a.destination_port,
@@ -620,7 +632,10 @@ mod tests {
 
     #[test]
     fn cidr_parses() {
-        assert_eq!("10.1.2.3/8".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            "10.1.2.3/8".parse::<Cidr>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
         assert_eq!("::1".parse::<Cidr>().unwrap().to_string(), "::1/128");
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
         assert!("nope".parse::<Cidr>().is_err());

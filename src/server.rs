@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Acquire;
+use std::time::Instant;
 
 use crate::addr::Addr;
 use crate::config::{Config, TcpOptions};
@@ -89,8 +90,7 @@ impl TcpServer {
             proxies.push(opened.proxy.map(Arc::new));
         }
         let on_shutdown = notify.then(stopping_hook).flatten();
-        let (shared, workers) =
-            driver::prepare(config, bound, factories, proxies, on_shutdown)?;
+        let (shared, workers) = driver::prepare(config, bound, factories, proxies, on_shutdown)?;
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,
@@ -300,4 +300,106 @@ impl ServerHandle {
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }
+
+    /// Stops accepting: the listening sockets stay bound and open, so new
+    /// connections wait in the kernel's backlog (and are refused or dropped
+    /// by the kernel once it is full) until [`resume`](Self::resume).
+    /// Connections already open are served as usual. Returns at once; the
+    /// acceptor follows within one turn of its event loop.
+    ///
+    /// A paused port still completes TCP handshakes (the kernel does), so a
+    /// balancer's plain TCP health check still passes: to take a server out
+    /// of rotation, fail its health check another way first (see
+    /// [`drain`](Self::drain)).
+    pub fn pause(&self) {
+        self.shared.set_paused(true);
+    }
+
+    /// Accepts again after [`pause`](Self::pause), starting with the
+    /// connections that waited in the backlog.
+    pub fn resume(&self) {
+        self.shared.set_paused(false);
+    }
+
+    /// Whether accepting is paused ([`pause`](Self::pause), [`drain`](Self::drain)).
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Acquire)
+    }
+
+    /// Stops accepting (as [`pause`](Self::pause)) and waits until every
+    /// connection has closed on its own or `deadline` has passed, whichever
+    /// comes first; says which. Connections are not told anything: they
+    /// finish their work (a long transfer completes byte for byte). Call
+    /// [`shutdown`](Self::shutdown) afterwards to close what is left and
+    /// stop, or [`resume`](Self::resume) to serve again.
+    ///
+    /// The rolling restart behind a load balancer, one instance at a time:
+    ///
+    /// 1. take the instance out of rotation: fail its health check (a
+    ///    health endpoint that answers "down", HAProxy's `agent-check`, or
+    ///    `set server BACKEND/NAME state drain` on its admin socket), and
+    ///    wait for the balancer to notice (its check interval times its
+    ///    `fall` count);
+    /// 2. `drain(Instant::now() + grace)`: no new connections, the open ones
+    ///    finish;
+    /// 3. `shutdown()` then `join()`; start the new version; it passes its
+    ///    health check and takes traffic again.
+    ///
+    /// To replace the process without a gap at all, see
+    /// [`upgrade`](Self::upgrade) (feature `systemd`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Drained, TcpServer};
+    /// use std::io::{Read, Write};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TcpServer::builder().port(0).spawn()?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"hi")?;
+    /// client.read_exact(&mut [0; 2])?;
+    /// // The client stays: the deadline passes with it open.
+    /// let soon = Instant::now() + Duration::from_millis(50);
+    /// assert_eq!(server.drain(soon), Drained::DeadlinePassed { open: 1 });
+    /// drop(client);
+    /// let later = Instant::now() + Duration::from_secs(10);
+    /// assert_eq!(server.drain(later), Drained::AllClosed);
+    /// server.shutdown();
+    /// server.join()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn drain(&self, deadline: Instant) -> Drained {
+        self.pause();
+        match self.shared.wait_idle(deadline) {
+            0 => Drained::AllClosed,
+            open => Drained::DeadlinePassed { open },
+        }
+    }
+
+    /// Connections open now, per listener, in the listeners' order (as
+    /// [`local_addrs`](Self::local_addrs)); their sum is
+    /// [`Stats::active`].
+    pub fn listener_connections(&self) -> Vec<usize> {
+        self.shared
+            .listener_active
+            .iter()
+            .map(|n| n.load(Acquire))
+            .collect()
+    }
+}
+
+/// How [`ServerHandle::drain`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Drained {
+    /// Every connection closed before the deadline.
+    AllClosed,
+    /// The deadline passed with connections still open.
+    DeadlinePassed {
+        /// How many were open then.
+        open: usize,
+    },
 }

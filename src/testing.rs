@@ -214,15 +214,10 @@ impl HarnessBuilder {
         };
         let route = Route { tx, waker: None };
         let mut harness = Harness {
-            conn: Some(Connection::new(
-                stream,
-                self.endpoints,
-                Box::new(handler),
-                now,
-                0,
-                0,
-            )
-            .with_proxy(self.proxy)),
+            conn: Some(
+                Connection::new(stream, self.endpoints, Box::new(handler), now, 0, 0)
+                    .with_proxy(self.proxy),
+            ),
             scratch: Conn::new(route, self.config.write_buffer_limit, now),
             buf: vec![0; 64 * 1024],
             counters: Counters::default(),

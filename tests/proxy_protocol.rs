@@ -204,7 +204,10 @@ fn malformed_headers_close_that_connection_only() -> TestResult {
         expect_closed(&mut c)?;
     }
     assert_eq!(server.stats().proxy_malformed, cases.len() as u64);
-    assert!(events.try_next().is_none(), "the handler saw a rejected connection");
+    assert!(
+        events.try_next().is_none(),
+        "the handler saw a rejected connection"
+    );
     // The server serves on.
     let mut c = connect(server.local_addr())?;
     c.write_all(b"PROXY UNKNOWN\r\nping")?;

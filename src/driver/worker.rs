@@ -123,6 +123,11 @@ impl Worker {
     /// Runs the event loop until the server is shut down and every
     /// connection of this worker is closed.
     fn run(mut self) -> Result<()> {
+        if let Some(acc) = self.acceptor.as_mut() {
+            self.shared.acceptor_started();
+            // Paused before serving: no accept, even in the first batch.
+            acc.follow_pause(self.poll.registry(), &self.shared);
+        }
         let mut events = Events::with_capacity(1024);
         let mut now = Instant::now();
         loop {
@@ -315,6 +320,9 @@ impl Worker {
             }
             bump(&counters.closed, 1);
         }
+        if let Some(count) = self.shared.listener_active.get(entry.conn.listener()) {
+            count.fetch_sub(1, AcqRel);
+        }
         // Counters first, so that what `on_close` tells (a test, say) is
         // already in the stats.
         self.release_slot();
@@ -331,6 +339,7 @@ impl Worker {
     /// One connection fewer: wakes the acceptor if it waits at the limit.
     fn release_slot(&mut self) {
         let before = self.shared.active.fetch_sub(1, AcqRel);
+        self.shared.connection_closed();
         if before >= self.shared.config.max_connections && self.index != 0 {
             if let Err(e) = self.shared.remotes[0].waker.wake() {
                 log::warn!("failed to wake the acceptor: {e}");
@@ -384,6 +393,9 @@ impl Worker {
     /// edge-triggered, so connections left in a backlog raise no new event.
     fn resume_accepting(&mut self, now: Instant) {
         let shared = Arc::clone(&self.shared);
+        if let Some(acc) = self.acceptor.as_mut() {
+            acc.follow_pause(self.poll.registry(), &shared);
+        }
         if self
             .acceptor
             .as_mut()
@@ -402,6 +414,9 @@ impl Worker {
         let counters = &shared.counters[self.index];
         let Some(factory) = shared.factories.get(listener) else {
             bump(&counters.closed, 1);
+            if let Some(count) = shared.listener_active.get(listener) {
+                count.fetch_sub(1, AcqRel);
+            }
             self.release_slot();
             return;
         };
@@ -414,6 +429,7 @@ impl Worker {
                     panic_message(&*panic).escape_debug()
                 );
                 bump(&counters.closed, 1);
+                shared.listener_active[listener].fetch_sub(1, AcqRel);
                 self.release_slot();
                 return;
             }
@@ -428,6 +444,7 @@ impl Worker {
         {
             log::warn!("failed to register the connection from {peer}: {e}");
             bump(&counters.closed, 1);
+            shared.listener_active[listener].fetch_sub(1, AcqRel);
             self.release_slot();
             return;
         }
