@@ -157,6 +157,8 @@ mod listener;
 mod server;
 #[cfg(all(unix, feature = "systemd"))]
 pub mod systemd;
+#[cfg(all(unix, feature = "systemd"))]
+mod upgrade;
 
 pub mod guide;
 

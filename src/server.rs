@@ -346,7 +346,7 @@ impl ServerHandle {
     ///    health check and takes traffic again.
     ///
     /// To replace the process without a gap at all, see
-    /// [`upgrade`](Self::upgrade) (feature `systemd`).
+    /// `ServerHandle::upgrade` (Unix, feature `systemd`).
     ///
     /// # Examples
     ///
@@ -388,6 +388,62 @@ impl ServerHandle {
             .iter()
             .map(|n| n.load(Acquire))
             .collect()
+    }
+}
+
+#[cfg(all(unix, feature = "systemd"))]
+impl ServerHandle {
+    /// Upgrades in place: starts `command` (the new binary, or this one
+    /// again) with this server's listening sockets, the very same sockets
+    /// with their accept queues, and waits until it says it serves; then
+    /// returns its [`Child`](std::process::Child). Unix, feature `systemd`.
+    ///
+    /// The successor takes the sockets with
+    /// [`systemd::listeners`](crate::systemd::listeners) and must say it is
+    /// ready with [`systemd_notify(true)`](crate::TcpServerBuilder::systemd_notify)
+    /// (`READY=1` on the `NOTIFY_SOCKET` this sets for it). Both processes
+    /// accept from the one queue until this one stops: then finish with
+    /// [`drain`](Self::drain) (connections open here finish here) and
+    /// [`shutdown`](Self::shutdown). Not a connection is refused or reset on
+    /// the way, which `SO_REUSEPORT` alone cannot promise (Linux resets what
+    /// waits in a closed listener's own queue). Socket files of Unix
+    /// listeners are left to the successor when this server stops.
+    ///
+    /// The `echo` example does this on `SIGUSR2`, as nginx does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Upgrade`](crate::Error::Upgrade) if the sockets cannot be
+    /// handed over, the command cannot start, or it exits or stays silent
+    /// for `timeout` (it is then killed). This server goes on serving either
+    /// way.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use netecho::TcpServer;
+    /// use std::process::Command;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TcpServer::builder().port(7007).spawn()?;
+    /// // ... on SIGUSR2:
+    /// let mut successor = Command::new(std::env::current_exe()?);
+    /// successor.args(std::env::args_os().skip(1));
+    /// let child = server.upgrade(successor, Duration::from_secs(30))?;
+    /// println!("successor pid {}", child.id());
+    /// server.drain(Instant::now() + Duration::from_secs(60));
+    /// server.shutdown();
+    /// server.join()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn upgrade(
+        &self,
+        command: std::process::Command,
+        timeout: std::time::Duration,
+    ) -> Result<std::process::Child> {
+        crate::upgrade::start_successor(&self.shared, command, timeout)
     }
 }
 

@@ -72,7 +72,23 @@ impl Acceptor {
 
     /// Deregisters and closes every listener (a Unix socket file the server
     /// created is removed).
-    pub(crate) fn close(mut self, registry: &Registry) {
+    pub(crate) fn close(mut self, registry: &Registry, shared: &Shared) {
+        #[cfg(unix)]
+        {
+            // The copies kept for a successor go with the listeners.
+            shared
+                .handover
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+            if shared.handed_over.load(Acquire) {
+                self.listeners
+                    .iter_mut()
+                    .for_each(Listener::keep_socket_file);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = shared;
         if !self.paused {
             for listener in &mut self.listeners {
                 if let Err(e) = registry.deregister(listener) {

@@ -74,6 +74,14 @@ pub(crate) struct Shared {
     /// Accepting paused ([`ServerHandle::pause`](crate::ServerHandle::pause)):
     /// worker 0 follows it.
     pub(crate) paused: AtomicBool,
+    /// Per listener, a second descriptor of its socket, for a successor
+    /// process ([`ServerHandle::upgrade`]); emptied when the acceptor closes
+    /// the listeners.
+    #[cfg(unix)]
+    pub(crate) handover: Mutex<Vec<std::os::fd::OwnedFd>>,
+    /// The listening sockets were handed to a successor: their socket files
+    /// are its now.
+    pub(crate) handed_over: AtomicBool,
     /// Threads waiting in [`wait_idle`](Shared::wait_idle): closes notify
     /// `idle_cv` only while there are some.
     idle_waiters: AtomicUsize,
@@ -147,6 +155,12 @@ pub(crate) fn prepare(
         });
         inboxes.push((conns_rx, pushes_rx));
     }
+    #[cfg(unix)]
+    let handover = listeners
+        .iter()
+        .map(Listener::dup)
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|source| Error::EventLoop { worker: 0, source })?;
     let mut acceptor = acceptor::Acceptor::new(listeners);
     acceptor
         .register(polls[0].registry())
@@ -162,6 +176,9 @@ pub(crate) fn prepare(
         active: AtomicUsize::new(0),
         listener_active: (0..local_addrs_len).map(|_| AtomicUsize::new(0)).collect(),
         paused: AtomicBool::new(false),
+        #[cfg(unix)]
+        handover: Mutex::new(handover),
+        handed_over: AtomicBool::new(false),
         idle_waiters: AtomicUsize::new(0),
         idle_lock: Mutex::new(()),
         idle_cv: Condvar::new(),

@@ -481,7 +481,7 @@ impl Worker {
         if let Some(acc) = self.acceptor.take() {
             let shared = Arc::clone(&self.shared);
             let addrs = acc.describe(&shared).to_string();
-            acc.close(self.poll.registry());
+            acc.close(self.poll.registry(), &shared);
             log::info!("stopped accepting on {addrs}");
             self.shared.acceptor_closed.store(true, Release);
             for (i, remote) in self.shared.remotes.iter().enumerate() {

@@ -355,3 +355,47 @@ pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result
     stream.read_exact(&mut back)?;
     check_same(msg, &back)
 }
+
+/// An example's binary, `name`. `cargo test` builds the examples (without
+/// copying them to `examples/NAME`, as `cargo build --example NAME` does), so
+/// look for both names next to this test's own binary, and take the newest
+/// that answers `--version` as the examples do.
+pub fn example(name: &str) -> Result<std::path::PathBuf, String> {
+    let name_wanted = name;
+    let prefix = format!("{name}-");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/example_echo-HASH -> target/<profile>/examples/
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or("no target directory")?
+        .join("examples");
+    let mut candidates: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            *name == *name_wanted
+                || name
+                    .strip_prefix(&prefix)
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    candidates.sort();
+    for (_, path) in candidates.into_iter().rev() {
+        let answers = std::process::Command::new(&path)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"netecho "));
+        if answers {
+            return Ok(path);
+        }
+    }
+    Err(format!(
+        "no {name} example in {}: run the whole `cargo test` (it builds the examples) or `cargo build --example {name}` first",
+        dir.display()
+    ))
+}
