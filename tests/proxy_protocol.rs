@@ -6,36 +6,12 @@
 mod util;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use netecho::testing::Harness;
-use netecho::{CloseReason, Conn, Echo, Handler, Listener, ProxyProtocol, TcpServer};
-use util::{TestResult, connect, expect_closed};
-
-/// Writes one line about the connection, then echoes.
-struct Who;
-
-impl Handler for Who {
-    fn on_open(&mut self, conn: &mut Conn) {
-        let line = describe(conn);
-        conn.write(line.as_bytes());
-    }
-}
-
-fn describe(conn: &Conn) -> String {
-    let header = conn.proxy_header();
-    let text = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
-    format!(
-        "peer={} by={} v={} alpn={} authority={} id={}\n",
-        conn.peer_addr(),
-        conn.proxied_by().map_or("-".into(), |a| a.to_string()),
-        header.map_or(0, |h| h.version()),
-        text(header.and_then(|h| h.alpn())).unwrap_or_else(|| "-".into()),
-        header.and_then(|h| h.authority()).unwrap_or("-"),
-        text(header.and_then(|h| h.unique_id())).unwrap_or_else(|| "-".into()),
-    )
-}
+use netecho::{CloseReason, Echo, Listener, ProxyProtocol, TcpServer};
+use util::{TestResult, Who, connect, expect_closed, read_line};
 
 fn server(proxy: ProxyProtocol) -> netecho::Result<netecho::ServerHandle> {
     TcpServer::builder()
@@ -46,18 +22,6 @@ fn server(proxy: ProxyProtocol) -> netecho::Result<netecho::ServerHandle> {
         )
         .workers(1)
         .spawn()
-}
-
-fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stream.read(&mut byte)? == 1 {
-        line.push(byte[0]);
-        if byte[0] == b'\n' {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 const V2_SIG: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";

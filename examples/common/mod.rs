@@ -10,7 +10,7 @@ use std::error::Error;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netecho::{Cidr, Handler, Listener, ProxyProtocol, ServerHandle, TcpServer};
 
@@ -259,7 +259,7 @@ fn upgrade(handle: &ServerHandle, drain: Duration) -> Result<(), String> {
         "upgraded: draining connections for up to {}",
         humantime::format_duration(drain)
     );
-    let drained = handle.drain(Instant::now() + drain);
+    let drained = handle.drain(std::time::Instant::now() + drain);
     log::info!("drained: {drained:?}");
     handle.shutdown();
     Ok(())

@@ -399,3 +399,41 @@ pub fn example(name: &str) -> Result<std::path::PathBuf, String> {
         dir.display()
     ))
 }
+
+/// Writes one line about the connection as the handler sees it (peer,
+/// balancer, PROXY header and its TLVs), then echoes.
+pub struct Who;
+
+impl Handler for Who {
+    fn on_open(&mut self, conn: &mut Conn) {
+        let line = describe(conn);
+        conn.write(line.as_bytes());
+    }
+}
+
+pub fn describe(conn: &Conn) -> String {
+    let header = conn.proxy_header();
+    let text = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
+    format!(
+        "peer={} by={} v={} alpn={} authority={} id={}\n",
+        conn.peer_addr(),
+        conn.proxied_by().map_or("-".into(), |a| a.to_string()),
+        header.map_or(0, |h| h.version()),
+        text(header.and_then(|h| h.alpn())).unwrap_or_else(|| "-".into()),
+        header.and_then(|h| h.authority()).unwrap_or("-"),
+        text(header.and_then(|h| h.unique_id())).unwrap_or_else(|| "-".into()),
+    )
+}
+
+/// Reads one line (up to and with its `\n`, or to EOF).
+pub fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read(&mut byte)? == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
