@@ -150,6 +150,9 @@ pub mod testing;
 
 mod transport;
 
+#[cfg(feature = "metrics")]
+pub mod metrics;
+
 mod driver;
 
 mod builder;

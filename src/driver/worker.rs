@@ -33,6 +33,9 @@ struct Entry {
     conn: Connection<Stream>,
     /// The deadline of this connection's newest entry in the timer heap.
     timer_at: Option<Instant>,
+    /// When it opened, for the duration metric.
+    #[cfg(feature = "metrics")]
+    opened_at: Instant,
 }
 
 /// What a worker starts from: `Send`, unlike the worker itself (its
@@ -81,6 +84,8 @@ pub(crate) struct Worker {
     buf: Box<[u8]>,
     scratch: Conn,
     shutdown_deadline: Option<Instant>,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::WorkerMetrics,
 }
 
 impl Worker {
@@ -107,7 +112,7 @@ impl Worker {
             conns_rx: conns,
             pushes,
             wake: vec![false; shared.remotes.len()],
-            shared,
+            shared: Arc::clone(&shared),
             acceptor,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
@@ -117,6 +122,8 @@ impl Worker {
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             scratch,
             shutdown_deadline: None,
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::WorkerMetrics::new(&shared.local_addrs, Instant::now()),
         }
     }
 
@@ -188,6 +195,9 @@ impl Worker {
                 }
             }
             self.fire_timers(now);
+            #[cfg(feature = "metrics")]
+            self.metrics
+                .flush(&self.shared.counters[self.index], now, false);
             if let Some(deadline) = self.shutdown_deadline {
                 if now >= deadline {
                     self.force_close_all();
@@ -197,7 +207,12 @@ impl Worker {
                     // still in the inbox is here now.
                     match self.conns_rx.try_recv() {
                         Ok(conn) => self.register(conn, now),
-                        Err(_) => return Ok(()),
+                        Err(_) => {
+                            #[cfg(feature = "metrics")]
+                            self.metrics
+                                .flush(&self.shared.counters[self.index], now, true);
+                            return Ok(());
+                        }
                     }
                 }
             }
@@ -223,6 +238,8 @@ impl Worker {
         };
         earliest(self.timers.peek().map(|Reverse((t, _, _))| *t));
         earliest(self.acceptor.as_ref().and_then(Acceptor::paused_until));
+        #[cfg(feature = "metrics")]
+        earliest(self.metrics.due(&self.shared.counters[self.index]));
         at.map(|t| t.saturating_duration_since(now))
     }
 
@@ -323,6 +340,13 @@ impl Worker {
         if let Some(count) = self.shared.listener_active.get(entry.conn.listener()) {
             count.fetch_sub(1, AcqRel);
         }
+        #[cfg(feature = "metrics")]
+        self.metrics.closed(
+            entry.conn.listener(),
+            reason,
+            entry.opened_at,
+            Instant::now(),
+        );
         // Counters first, so that what `on_close` tells (a test, say) is
         // already in the stats.
         self.release_slot();
@@ -466,7 +490,11 @@ impl Worker {
         slot.insert(Entry {
             conn: Connection::new(stream, endpoints, handler, now, key, id).with_proxy(proxy),
             timer_at: None,
+            #[cfg(feature = "metrics")]
+            opened_at: now,
         });
+        #[cfg(feature = "metrics")]
+        self.metrics.opened(listener);
         let shutting_down = self.shutdown_deadline.is_some();
         self.drive(key, now, |conn, io| match conn.open(io) {
             Step::Open if shutting_down => conn.shutdown(io),
