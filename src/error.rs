@@ -49,7 +49,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Starting a successor process with the listening sockets
-    /// ([`ServerHandle::upgrade`](crate::ServerHandle::upgrade)) failed; the
+    /// (`ServerHandle::upgrade`, feature `systemd`) failed; the
     /// server serves on.
     #[error("upgrade failed: {what}")]
     Upgrade {
