@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::control::Switch;
-use super::faults::Setup;
 use super::plan::Cut;
+use super::plan::Setup;
 use super::rng::SplitMix64;
 use super::schedule::{Schedule, What};
 use crate::context::{Conn, TimerRequest};
