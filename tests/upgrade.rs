@@ -222,7 +222,7 @@ fn upgrades_in_a_row_lose_no_connection() -> TestResult {
     );
     eprintln!(
         "{UPGRADES} upgrades in {upgrades_took:?}: {ok} connections echoed ({during} while an upgrade was under way), {failed} failed; {LONG} long-lived connections of {} MiB each finished on the old process",
-        2 * HALF >> 20
+        (2 * HALF) >> 20
     );
     assert_eq!(failed, 0, "connections failed across upgrades");
     assert!(during > 0, "no connection was made during an upgrade");

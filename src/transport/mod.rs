@@ -188,7 +188,7 @@ impl Listener {
             kind: Kind::Unix(mio::net::UnixListener::from_std(listener)),
             addr,
             nodelay: false,
-            file: file,
+            file,
         })
     }
 
