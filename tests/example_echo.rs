@@ -16,16 +16,9 @@ use std::time::{Duration, Instant};
 
 use util::{TIMEOUT, TestResult, assert_echo, connect};
 
-/// The `echo` example's binary: the newest build that answers `--version`
-/// as the example does.
+/// The `echo` example's binary (see [`util::example`]).
 fn echo_example() -> Result<PathBuf, String> {
-    util::example_binary("echo", |path| {
-        Command::new(path)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"netecho "))
-    })
+    util::example("echo")
 }
 
 /// Waits for `child` to exit, at most [`TIMEOUT`] (then kills it).

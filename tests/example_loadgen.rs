@@ -18,13 +18,7 @@ use util::{TIMEOUT, TestResult, temp_dir};
 /// Runs the loadgen example with `args` and `--json`, at most [`TIMEOUT`]
 /// (its own bound, `--connect-timeout` + `--duration` + 5 s, is shorter).
 fn loadgen(args: &[&str]) -> Result<(Output, serde_json::Value), String> {
-    let exe = util::example_binary("loadgen", |path| {
-        Command::new(path)
-            .arg("--help")
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|out| out.status.success())
-    })?;
+    let exe = util::example("loadgen")?;
     let child = Command::new(exe)
         .args(args)
         .args(["--json", "--connect-timeout", "2s"])

@@ -36,7 +36,10 @@ use client::{Config, Event, Mode, Target};
 use humantime::parse_duration;
 
 #[derive(Debug, Parser)]
-#[command(about = "Echo server load generator (every echoed byte verified)")]
+#[command(
+    version,
+    about = "Echo server load generator (every echoed byte verified)"
+)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:7007")]
