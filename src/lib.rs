@@ -126,6 +126,7 @@ mod server;
 mod socket;
 mod stats;
 pub mod testing;
+mod udp;
 mod worker;
 
 pub use builder::{
@@ -138,3 +139,8 @@ pub use handler::{CloseReason, Echo, Handler};
 pub use push::{ConnHandle, PushError};
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;
+pub use udp::{
+    ANSWER_BACK_PORTS, DEFAULT_GLOBAL_RATE, DEFAULT_MAX_SOURCES, DEFAULT_PER_SOURCE_RATE,
+    DatagramEcho, DatagramHandler, GuardPolicy, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, REFLECTOR_PORTS,
+    Rate, Reply, UdpServer, UdpServerBuilder, UdpServerHandle, UdpStats,
+};
