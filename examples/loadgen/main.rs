@@ -5,11 +5,14 @@
 //! cargo run --release --example loadgen -- --connections 100 --size 512 --duration 10s
 //! cargo run --release --example loadgen -- --mode pipeline --depth 16 --json
 //! cargo run --release --example loadgen -- --mode connect --connections 32
+//! cargo run --release --example loadgen -- --mode udp --addr 127.0.0.1:7 --connections 4 --size 64 --depth 8
 //! ```
 //!
 //! Modes: `pingpong` (one message in flight per connection), `pipeline` (`--depth` in
 //! flight), `connect` (connect, echo one message, close, repeat: connection rate) and
-//! `idle` (open the connections, echo one byte each, hold them).
+//! `idle` (open the connections, echo one byte each, hold them) and `udp` (`--connections`
+//! UDP senders, `--depth` datagrams in flight each, every reply checked; a datagram not
+//! answered within `--udp-timeout` is counted as lost and replaced).
 //!
 //! Only loopback addresses are accepted unless `--allow-remote` is given. The client is
 //! one mio event loop per `--threads` (default 1) so it leaves the CPU to the server.
@@ -18,6 +21,7 @@
 
 mod client;
 mod output;
+mod udp;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -63,6 +67,9 @@ struct Args {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
+    /// UDP mode: how long to wait for a reply before counting the datagram as lost.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    udp_timeout: Duration,
     /// Allow a non-loopback server address.
     #[arg(long)]
     allow_remote: bool,
@@ -74,6 +81,7 @@ enum ModeArg {
     Pipeline,
     Connect,
     Idle,
+    Udp,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +115,7 @@ fn run(args: &Args) -> Result<bool, String> {
         ModeArg::Pipeline => Mode::Pipeline,
         ModeArg::Connect => Mode::Connect,
         ModeArg::Idle => Mode::Idle,
+        ModeArg::Udp => return run_udp(args, addr, cancel),
     };
     let cfg = Config {
         addr,
@@ -141,6 +150,28 @@ fn run(args: &Args) -> Result<bool, String> {
         println!("{}", output::json(&cfg, &report));
     } else {
         print!("{}", output::text(&cfg, &report));
+    }
+    Ok(report.errors == 0)
+}
+
+/// The UDP mode's run.
+fn run_udp(args: &Args, addr: SocketAddr, cancel: Arc<AtomicBool>) -> Result<bool, String> {
+    let cfg = udp::UdpConfig {
+        addr,
+        senders: args.connections,
+        size: args.size,
+        depth: usize::try_from(args.depth).map_err(|e| e.to_string())?,
+        threads: args.threads,
+        warmup: args.warmup,
+        duration: args.duration,
+        timeout: args.udp_timeout,
+        cancel,
+    };
+    let report = udp::run(&cfg)?;
+    if args.json {
+        println!("{}", report.json(&cfg));
+    } else {
+        print!("{}", report.text(&cfg));
     }
     Ok(report.errors == 0)
 }

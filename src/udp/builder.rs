@@ -216,7 +216,9 @@ impl UdpServerBuilder {
             return invalid("workers must be at least 1");
         }
         if (self.reuse_port || self.workers > 1) && !cfg!(unix) {
-            return invalid("reuse_port (and so more than one UDP worker) is only supported on Unix");
+            return invalid(
+                "reuse_port (and so more than one UDP worker) is only supported on Unix",
+            );
         }
         if let Err(reason) = self.guard.validate() {
             return invalid(reason);

@@ -140,7 +140,9 @@ pub struct GuardPolicy {
 
 impl fmt::Debug for GuardPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let blocked: Vec<u16> = (0..=u16::MAX).filter(|p| self.is_port_blocked(*p)).collect();
+        let blocked: Vec<u16> = (0..=u16::MAX)
+            .filter(|p| self.is_port_blocked(*p))
+            .collect();
         f.debug_struct("GuardPolicy")
             .field("reject_invalid_sources", &self.invalid_sources)
             .field("reject_own_port", &self.own_port)
@@ -537,7 +539,11 @@ mod tests {
             "[::10.0.0.1]:5000",
             "192.0.2.1:0",
         ] {
-            assert_eq!(g.check(addr(bad), t), Err(DropReason::InvalidSource), "{bad}");
+            assert_eq!(
+                g.check(addr(bad), t),
+                Err(DropReason::InvalidSource),
+                "{bad}"
+            );
         }
         for good in [
             "192.0.2.1:40000",
@@ -594,7 +600,10 @@ mod tests {
         }
         assert_eq!(g.check(a, t), Err(DropReason::SourceRate));
         // Another port of the same address shares the bucket.
-        assert_eq!(g.check(addr("192.0.2.1:40001"), t), Err(DropReason::SourceRate));
+        assert_eq!(
+            g.check(addr("192.0.2.1:40001"), t),
+            Err(DropReason::SourceRate)
+        );
         // Another address has its own.
         assert_eq!(g.check(addr("192.0.2.2:40000"), t), Ok(()));
         // One interval (100 ms) later, one more token.
@@ -620,7 +629,9 @@ mod tests {
         assert_eq!(answered, 10);
         let t0 = Instant::now();
         let mut g = Guard::new(policy, OWN, 2, t0);
-        let answered = (0..50).filter(|_| g.check(addr("192.0.2.1:4000"), t0).is_ok()).count();
+        let answered = (0..50)
+            .filter(|_| g.check(addr("192.0.2.1:4000"), t0).is_ok())
+            .count();
         assert_eq!(answered, 5);
     }
 
@@ -634,7 +645,10 @@ mod tests {
         }
         let (mut g, t) = guard(policy.limit_loopback(true));
         assert_eq!(g.check(addr("127.0.0.1:40000"), t), Ok(()));
-        assert_eq!(g.check(addr("127.0.0.1:40000"), t), Err(DropReason::SourceRate));
+        assert_eq!(
+            g.check(addr("127.0.0.1:40000"), t),
+            Err(DropReason::SourceRate)
+        );
     }
 
     #[test]
@@ -686,8 +700,18 @@ mod tests {
         assert!(!p.is_port_blocked(53));
         assert!(GuardPolicy::default().validate().is_ok());
         assert!(GuardPolicy::strict().validate().is_ok());
-        assert!(GuardPolicy::off().per_source_rate(Rate::new(0, 1)).validate().is_err());
-        assert!(GuardPolicy::off().global_rate(Rate::new(1, 0)).validate().is_err());
+        assert!(
+            GuardPolicy::off()
+                .per_source_rate(Rate::new(0, 1))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            GuardPolicy::off()
+                .global_rate(Rate::new(1, 0))
+                .validate()
+                .is_err()
+        );
         assert!(
             GuardPolicy::off()
                 .per_source_rate(Rate::new(1, 1))

@@ -30,8 +30,8 @@ pub(crate) fn bind(config: &UdpConfig, addr: SocketAddr) -> Result<UdpSocket> {
             source,
         }
     };
-    let socket =
-        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(bind_err)?;
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(bind_err)?;
     if addr.is_ipv6() {
         if let Some(only) = config.only_v6 {
             socket.set_only_v6(only).map_err(option_err("only_v6"))?;
@@ -63,6 +63,33 @@ pub(crate) fn bind(config: &UdpConfig, addr: SocketAddr) -> Result<UdpSocket> {
     Ok(socket.into())
 }
 
+/// Undoes quinn-udp's "never fragment" (right for QUIC, which sizes its own
+/// packets, wrong for an echo, which must send back a datagram of whatever
+/// size came in): with it, a reply larger than the path MTU (an 8 KiB
+/// datagram over Ethernet, 65,507 bytes over IPv6 loopback) fails with
+/// `EMSGSIZE`. `IP_PMTUDISC_DONT` (and its IPv6 twin) send such replies
+/// fragmented, as any UDP socket does by default, and `IPV6_DONTFRAG` off
+/// lets IPv6 fragment them at all.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn allow_fragmentation(socket: &UdpSocket) -> io::Result<()> {
+    use rustix::net::sockopt;
+    // On an IPv6 socket, this one covers IPv4-mapped peers.
+    sockopt::set_ip_mtu_discover(socket, sockopt::Ipv4PathMtuDiscovery::DONT)?;
+    if socket.local_addr()?.is_ipv6() {
+        sockopt::set_ipv6_mtu_discover(socket, sockopt::Ipv6PathMtuDiscovery::DONT)?;
+        nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::Ipv6DontFrag, &false)
+            .map_err(io::Error::from)?;
+    }
+    Ok(())
+}
+
+/// Elsewhere quinn-udp sets `IP_DONTFRAG` on some systems (FreeBSD, macOS):
+/// replies larger than the path MTU fail there (untested platforms).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn allow_fragmentation(_socket: &UdpSocket) -> io::Result<()> {
+    Ok(())
+}
+
 /// One worker's socket with its batching state and receive slots.
 pub(crate) struct Transport {
     socket: mio::net::UdpSocket,
@@ -80,6 +107,7 @@ impl Transport {
     /// `UDP_GRO`, ...).
     pub(crate) fn new(socket: UdpSocket) -> io::Result<Self> {
         let state = UdpSocketState::new(UdpSockRef::from(&socket))?;
+        allow_fragmentation(&socket)?;
         let reply_from_dst = socket.local_addr()?.ip().is_unspecified();
         let batch = quinn_udp::BATCH_SIZE.max(1);
         Ok(Transport {

@@ -354,7 +354,10 @@ impl Worker {
                 Source::Slot(slot) => &self.transport.slot(slot)[out.start..out.start + out.len],
                 Source::Arena => &self.arena[out.start..out.start + out.len],
             };
-            match self.transport.send(bytes, out.segment, out.dest, out.src_ip) {
+            match self
+                .transport
+                .send(bytes, out.segment, out.dest, out.src_ip)
+            {
                 Ok(()) => {
                     self.tally.answered += out.count;
                     self.tally.bytes_sent += out.len as u64;
