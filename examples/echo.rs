@@ -1,5 +1,14 @@
 //! An RFC 862 echo server: `cargo run --example echo`, then `nc 127.0.0.1 7007`.
 //!
+//! `--bind` (repeatable) listens elsewhere: `--bind [::1]:7007 --bind
+//! unix:/tmp/echo.sock --unix-mode 660`, then `nc -U /tmp/echo.sock`. Under
+//! systemd socket activation (built with `--features systemd`) it serves the
+//! sockets handed in: `systemd-socket-activate -l 7007 target/debug/examples/echo`.
+//!
+//! `--bind udp:127.0.0.1:7007` (repeatable, mixes with the others) serves
+//! the datagram echo too, behind the UDP guard (`--udp-guard`, `--udp-rate`,
+//! ...: see `--help`); then `nc -u 127.0.0.1 7007`.
+//!
 //! SIGINT (Ctrl-C) or SIGTERM shuts it down gracefully; it exits 0 and logs
 //! the server's statistics at info. `RUST_LOG=debug` shows connections
 //! opening and closing.
@@ -13,7 +22,7 @@ mod common;
 mod faults;
 
 use clap::Parser;
-use netecho::Echo;
+use netecho::{DatagramEcho, Echo};
 
 /// An RFC 862 echo server.
 #[derive(Debug, Parser)]
@@ -32,27 +41,12 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     match args.faults.faults() {
-        Some(faults) => common::serve(&args.server, 7007, faults.factory(|| Echo)),
-        None => common::serve(&args.server, 7007, || Echo),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-
-    #[test]
-    fn close_after_flag_gives_the_client_that_many_bytes_then_eof() {
-        let args = Args::parse_from(["echo", "--close-after", "4", "--seed", "7"]);
-        let faults = args.faults.faults().expect("a fault was asked for");
-        let (server, mut client) = common::loopback(faults.factory(|| Echo));
-        client.write_all(b"hello").expect("write");
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).expect("read to EOF");
-        assert_eq!(got, b"hell");
-        drop(client);
-        server.shutdown();
-        server.join().expect("the server stops cleanly");
+        Some(faults) => common::serve_with(
+            &args.server,
+            7007,
+            faults.factory(|| Echo),
+            Some(|| DatagramEcho),
+        ),
+        None => common::serve_with(&args.server, 7007, || Echo, Some(|| DatagramEcho)),
     }
 }

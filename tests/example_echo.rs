@@ -16,23 +16,46 @@ use std::time::{Duration, Instant};
 
 use util::{TIMEOUT, TestResult, assert_echo, connect};
 
-/// The `echo` example's binary, built by `cargo test`.
+/// The `echo` example's binary. `cargo test` builds the examples (without
+/// copying them to `examples/echo`, as `cargo build --example echo` does), so
+/// look for both names next to this test's own binary, and take the newest
+/// that answers `--version` as the example does.
 fn echo_example() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/deps/example_echo-HASH -> target/<profile>/examples/echo
+    // target/<profile>/deps/example_echo-HASH -> target/<profile>/examples/
     let dir = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .ok_or("no target directory")?;
-    let path = dir.join("examples").join("echo");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing: run the whole `cargo test` (it builds the examples) or `cargo build --example echo` first",
-            path.display()
-        ))
+        .ok_or("no target directory")?
+        .join("examples");
+    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name == "echo"
+                || name
+                    .strip_prefix("echo-")
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    candidates.sort();
+    for (_, path) in candidates.into_iter().rev() {
+        let answers = Command::new(&path)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"netecho "));
+        if answers {
+            return Ok(path);
+        }
     }
+    Err(format!(
+        "no echo example in {}: run the whole `cargo test` (it builds the examples) or `cargo build --example echo` first",
+        dir.display()
+    ))
 }
 
 /// Waits for `child` to exit, at most [`TIMEOUT`] (then kills it).
@@ -174,5 +197,85 @@ fn second_signal_exits_at_once_while_a_client_holds_the_drain() -> TestResult {
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
     };
     assert!(gone, "the client still got data after a forced exit");
+    Ok(())
+}
+
+/// A fault flag reaches the server: `--close-after 4` gives the client
+/// exactly four bytes, then EOF.
+#[test]
+fn close_after_flag_gives_the_client_that_many_bytes_then_eof() -> TestResult {
+    use std::io::Write;
+    let (child, addr, _stderr) = start(&["--close-after", "4", "--seed", "7"])?;
+    let mut client = connect(addr)?;
+    client.write_all(b"hello")?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got)?;
+    assert_eq!(got, b"hell");
+    drop(client);
+    signal(&child, "TERM")?;
+    assert_eq!(wait(child)?.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn bind_flags_listen_in_order_and_sigterm_removes_the_socket_file() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = util::temp_dir()?;
+    let path = dir.path().join("echo.sock");
+    let unix_flag = format!("unix:{}", path.display());
+    let mut child = Command::new(echo_example()?)
+        .args([
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            &unix_flag,
+        ])
+        .args(["--unix-mode", "600"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut first = String::new();
+    stdout.read_line(&mut first)?;
+    let mut second = String::new();
+    stdout.read_line(&mut second)?;
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    assert_eq!(second.trim(), format!("listening on {unix_flag}"));
+    assert_eq!(
+        std::fs::metadata(&path)?.permissions().mode() & 0o777,
+        0o600
+    );
+    assert_echo(&mut connect(addr)?, b"over TCP")?;
+    util::assert_echo_on(&mut util::connect_unix(&path)?, b"over the socket file")?;
+    signal(&child, "TERM")?;
+    expect_line(&stderr, "stopped serving")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(0));
+    assert!(!path.exists(), "the socket file is removed at exit");
+    Ok(())
+}
+
+#[test]
+fn tls_and_udp_binds_are_refused_for_now() -> TestResult {
+    for flag in ["tls:127.0.0.1:0", "udp:127.0.0.1:0"] {
+        let output = Command::new(echo_example()?)
+            .args(["--bind", flag])
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} was accepted");
+        assert!(stderr.contains("not supported yet"), "{stderr}");
+    }
     Ok(())
 }

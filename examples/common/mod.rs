@@ -7,16 +7,68 @@
 #![allow(dead_code)]
 
 use std::error::Error;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use netecho::{Handler, TcpServer};
+use netecho::{Handler, Listener, TcpServer};
+
+/// What one `--bind` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    /// `HOST:PORT` or `[V6]:PORT`.
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(std::path::PathBuf),
+    /// `unix:@NAME` (Linux abstract name).
+    Abstract(String),
+    /// `udp:HOST:PORT` or `udp:[V6]:PORT` (examples with a datagram handler).
+    Udp(SocketAddr),
+}
+
+/// Parses a `--bind` value.
+pub fn parse_bind(text: &str) -> Result<Bind, String> {
+    if let Some(rest) = text.strip_prefix("unix:") {
+        return match rest.strip_prefix('@') {
+            Some("") => Err("unix:@ needs a name".into()),
+            Some(name) => Ok(Bind::Abstract(name.to_owned())),
+            None if rest.is_empty() => Err("unix: needs a path".into()),
+            None => Ok(Bind::Unix(rest.into())),
+        };
+    }
+    if let Some(rest) = text.strip_prefix("udp:") {
+        return rest
+            .parse::<SocketAddr>()
+            .map(Bind::Udp)
+            .map_err(|_| format!("`{rest}` is not HOST:PORT or [V6]:PORT"));
+    }
+    if text.starts_with("tls:") {
+        return Err("`tls:` listeners are not supported yet".into());
+    }
+    text.parse::<SocketAddr>()
+        .map(Bind::Tcp)
+        .map_err(|_| format!("`{text}` is not HOST:PORT, [V6]:PORT, unix:PATH or unix:@NAME"))
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("`{text}` is not an octal mode such as 660"))
+}
 
 /// The server's flags, flattened into each example's own `Args`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// Where to listen, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`,
+    /// `unix:@NAME`, `udp:HOST:PORT` (echo only); replaces --host and --port. Under systemd socket
+    /// activation (LISTEN_FDS) the handed-in sockets are served instead.
+    #[arg(long = "bind", value_name = "ADDR", value_parser = parse_bind)]
+    pub binds: Vec<Bind>,
+    /// Permissions of the socket files of `unix:PATH` binds, in octal (e.g. 660).
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub unix_mode: Option<u32>,
     /// IP address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -43,6 +95,76 @@ pub struct ServerArgs {
     /// long, e.g. `30s`; `0s` turns it off.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub write_timeout: Duration,
+    #[command(flatten)]
+    pub udp: UdpArgs,
+}
+
+/// The flags of `udp:` binds.
+#[derive(Debug, clap::Args)]
+pub struct UdpArgs {
+    /// Which datagrams UDP binds drop instead of answering: `standard` (safe
+    /// to expose: bad sources, ports 0-1023 and known reflectors, our own
+    /// port, rates), `strict` (rates ten times lower, loopback included) or
+    /// `off` (answer everything: a lab or a benchmark only).
+    #[arg(long, value_enum, default_value_t = GuardArg::Standard)]
+    pub udp_guard: GuardArg,
+    /// Per-source rate of UDP binds, `PER_SECOND/BURST` (e.g. `100/200`) or
+    /// `off` [default: the guard's].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub udp_rate: Option<Option<netecho::Rate>>,
+    /// Global rate of each UDP bind, `PER_SECOND/BURST` or `off` [default:
+    /// the guard's].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub udp_global_rate: Option<Option<netecho::Rate>>,
+    /// Apply the UDP rates to loopback sources too (the standard guard
+    /// exempts them).
+    #[arg(long)]
+    pub udp_limit_loopback: bool,
+    /// Worker threads per UDP bind (more than one shares the port with
+    /// SO_REUSEPORT).
+    #[arg(long, default_value_t = 1)]
+    pub udp_workers: usize,
+}
+
+/// The `--udp-guard` presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuardArg {
+    Standard,
+    Strict,
+    Off,
+}
+
+impl UdpArgs {
+    /// The guard policy these flags ask for.
+    pub fn policy(&self) -> netecho::GuardPolicy {
+        let mut policy = match self.udp_guard {
+            GuardArg::Standard => netecho::GuardPolicy::default(),
+            GuardArg::Strict => netecho::GuardPolicy::strict(),
+            GuardArg::Off => netecho::GuardPolicy::off(),
+        };
+        if let Some(rate) = self.udp_rate {
+            policy = policy.per_source_rate(rate);
+        }
+        if let Some(rate) = self.udp_global_rate {
+            policy = policy.global_rate(rate);
+        }
+        if self.udp_limit_loopback {
+            policy = policy.limit_loopback(true);
+        }
+        policy
+    }
+}
+
+/// Parses `PER_SECOND/BURST` or `off`.
+fn parse_rate(text: &str) -> Result<Option<netecho::Rate>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    let bad = || format!("`{text}` is not PER_SECOND/BURST (e.g. 100/200) or off");
+    let (rate, burst) = text.split_once('/').ok_or_else(bad)?;
+    let rate = rate.parse().map_err(|_| bad())?;
+    let burst = burst.parse().map_err(|_| bad())?;
+    Ok(Some(netecho::Rate::new(rate, burst)))
 }
 
 /// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
@@ -74,20 +196,86 @@ pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
-/// Binds a server with `args` (on `default_port` unless `--port` is given)
-/// and the handler `factory`, prints `listening on ADDR`, and serves until
-/// SIGINT or SIGTERM, which shut it down gracefully; a second one exits at
-/// once with status [`FORCED_EXIT`].
+/// Binds a server with `args` (on `default_port` unless `--port` or
+/// `--bind` is given, or sockets are handed in by systemd) and the handler
+/// `factory`, prints `listening on ADDR` for each listener, and serves until
+/// SIGINT or SIGTERM, which shut it down gracefully (removing the socket
+/// files it created); a second one exits at once with status
+/// [`FORCED_EXIT`].
 pub fn serve<F, H>(args: &ServerArgs, default_port: u16, factory: F) -> Result<(), Box<dyn Error>>
 where
     F: Fn() -> H + Send + Sync + 'static,
     H: Handler + 'static,
 {
+    serve_with(
+        args,
+        default_port,
+        factory,
+        None::<fn() -> netecho::DatagramEcho>,
+    )
+}
+
+/// [`serve`], with `udp:` binds served by `datagrams`' handlers (an example
+/// without one refuses `udp:` binds). All listeners stop on the same signal.
+pub fn serve_with<F, H, D, G>(
+    args: &ServerArgs,
+    default_port: u16,
+    factory: F,
+    datagrams: Option<D>,
+) -> Result<(), Box<dyn Error>>
+where
+    F: Fn() -> H + Send + Sync + 'static,
+    H: Handler + 'static,
+    D: Fn() -> G + Send + Sync + Clone + 'static,
+    G: netecho::DatagramHandler + 'static,
+{
     init_logging();
+    let udp_binds: Vec<SocketAddr> = args
+        .binds
+        .iter()
+        .filter_map(|b| match b {
+            Bind::Udp(addr) => Some(*addr),
+            _ => None,
+        })
+        .collect();
+    let mut udp_servers = Vec::new();
+    if !udp_binds.is_empty() {
+        let Some(datagrams) = datagrams else {
+            return Err("`udp:` binds are not supported by this example".into());
+        };
+        for addr in &udp_binds {
+            udp_servers.push(
+                netecho::UdpServer::builder()
+                    .addr(*addr)
+                    .workers(args.udp.udp_workers)
+                    .guard(args.udp.policy())
+                    .handler(datagrams.clone())
+                    .bind()?,
+            );
+        }
+    }
+    let tcp_binds = args
+        .binds
+        .iter()
+        .filter(|b| !matches!(b, Bind::Udp(_)))
+        .count();
+    if tcp_binds == 0 && !udp_servers.is_empty() {
+        return serve_udp_only(args, udp_servers);
+    }
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
-    let mut builder = TcpServer::builder()
-        .host(args.host)
-        .port(args.port.unwrap_or(default_port))
+    let mut builder = TcpServer::builder();
+    if std::env::var_os("LISTEN_FDS").is_some() {
+        builder = add_handed_in(builder)?;
+    } else if args.binds.is_empty() {
+        builder = builder
+            .host(args.host)
+            .port(args.port.unwrap_or(default_port));
+    } else {
+        for bind in args.binds.iter().filter(|b| !matches!(b, Bind::Udp(_))) {
+            builder = builder.listener(listener(bind, args.unix_mode)?);
+        }
+    }
+    builder = builder
         .reuse_port(args.reuse_port)
         .shutdown_timeout(args.shutdown_timeout)
         .max_connections(args.max_connections)
@@ -98,10 +286,16 @@ where
         builder = builder.workers(workers);
     }
     let server = builder.bind()?;
-    println!("listening on {}", server.local_addr());
+    print_listening(
+        args,
+        server.local_addrs().iter().map(ToString::to_string),
+        &udp_servers,
+    );
+    let udp_handles = spawn_udp(udp_servers)?;
 
     let handle = server.handle();
     let on_signal = handle.clone();
+    let udp_on_signal = udp_handles.clone();
     let grace = args.shutdown_timeout;
     let signals = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
@@ -111,14 +305,122 @@ where
                 humantime::format_duration(grace)
             );
             on_signal.shutdown();
+            for udp in &udp_on_signal {
+                udp.shutdown();
+            }
         } else {
             eprintln!("second signal: exiting without waiting for connections");
             std::process::exit(FORCED_EXIT);
         }
     })?;
-    server.run()?;
+    let served = server.run();
+    for udp in &udp_handles {
+        udp.shutdown();
+    }
+    for udp in &udp_handles {
+        udp.join()?;
+        log::info!("udp:{}: {:?}", udp.local_addr(), udp.stats());
+    }
+    served?;
     log::info!("{:?}", handle.stats());
     Ok(())
+}
+
+/// Prints `listening on ADDR` per listener in the order of `--bind` (the
+/// TCP and Unix ones from `tcp`, in their order), `udp:ADDR` for UDP.
+fn print_listening(
+    args: &ServerArgs,
+    mut tcp: impl Iterator<Item = String>,
+    udp: &[netecho::UdpServer],
+) {
+    let mut udp = udp.iter();
+    for bind in &args.binds {
+        match bind {
+            Bind::Udp(_) => {
+                if let Some(server) = udp.next() {
+                    println!("listening on udp:{}", server.local_addr());
+                }
+            }
+            _ => {
+                if let Some(addr) = tcp.next() {
+                    println!("listening on {addr}");
+                }
+            }
+        }
+    }
+    // Without --bind (or under systemd), every TCP listener.
+    for addr in tcp {
+        println!("listening on {addr}");
+    }
+}
+
+fn spawn_udp(
+    servers: Vec<netecho::UdpServer>,
+) -> Result<Vec<netecho::UdpServerHandle>, Box<dyn Error>> {
+    let mut handles = Vec::with_capacity(servers.len());
+    for server in servers {
+        handles.push(server.spawn()?);
+    }
+    Ok(handles)
+}
+
+/// Serves `udp:` binds only, until SIGINT or SIGTERM.
+fn serve_udp_only(
+    args: &ServerArgs,
+    servers: Vec<netecho::UdpServer>,
+) -> Result<(), Box<dyn Error>> {
+    print_listening(args, std::iter::empty(), &servers);
+    let handles = spawn_udp(servers)?;
+    let on_signal = handles.clone();
+    ctrlc::set_handler(move || {
+        eprintln!("shutting down");
+        for udp in &on_signal {
+            udp.shutdown();
+        }
+    })?;
+    for udp in &handles {
+        udp.join()?;
+        log::info!("udp:{}: {:?}", udp.local_addr(), udp.stats());
+    }
+    Ok(())
+}
+
+/// The listener for one `--bind`.
+fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Error>> {
+    Ok(match bind {
+        Bind::Tcp(addr) => Listener::tcp(*addr),
+        #[cfg(unix)]
+        Bind::Unix(path) => match unix_mode {
+            Some(mode) => Listener::unix(path).mode(mode),
+            None => Listener::unix(path),
+        },
+        #[cfg(unix)]
+        Bind::Abstract(name) => Listener::unix_abstract(name),
+        Bind::Udp(_) => return Err("a udp: bind is not a stream listener".into()),
+        #[cfg(not(unix))]
+        _ => return Err("Unix sockets need a Unix system".into()),
+    })
+}
+
+/// Serves the sockets systemd handed in, and tells it when ready.
+#[cfg(all(unix, feature = "systemd"))]
+fn add_handed_in(
+    mut builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    for (_name, listener) in netecho::systemd::listeners()? {
+        builder = builder.listener(listener);
+    }
+    Ok(builder.systemd_notify(true))
+}
+
+#[cfg(not(all(unix, feature = "systemd")))]
+fn add_handed_in(
+    _builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    Err(
+        "LISTEN_FDS is set but this build has no systemd support: build with `--features systemd`"
+            .into(),
+    )
 }
 
 /// For the examples' loopback tests: a server with `factory`'s handlers on

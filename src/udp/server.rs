@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
+use crate::addr::Addr;
 use crate::error::{Error, Result};
 use crate::udp::builder::{DatagramFactory, UdpConfig, UdpServerBuilder};
 use crate::udp::socket::{self, Transport};
@@ -118,7 +119,7 @@ impl UdpServer {
     pub(crate) fn bind(config: UdpConfig, factory: DatagramFactory) -> Result<Self> {
         let first = socket::bind(&config, config.addr)?;
         let local_addr = first.local_addr().map_err(|source| Error::Bind {
-            addr: config.addr,
+            addr: Addr::Tcp(config.addr),
             source,
         })?;
         let mut sockets = vec![first];
@@ -136,7 +137,7 @@ impl UdpServer {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(event_loop)?);
             let transport = Transport::new(socket).map_err(|source| Error::SocketOption {
                 option: "udp offloads",
-                addr: local_addr,
+                addr: Addr::Tcp(local_addr),
                 source,
             })?;
             workers.push(UdpSeed {

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::addr::Addr;
 use crate::error::{Error, Result};
 use crate::udp::builder::UdpConfig;
 
@@ -22,8 +23,14 @@ pub(crate) const SLOT: usize = 64 * 1024 + 1;
 /// Creates a socket bound to `addr` with the options of `config`,
 /// non-blocking.
 pub(crate) fn bind(config: &UdpConfig, addr: SocketAddr) -> Result<UdpSocket> {
-    let bind_err = |source: io::Error| Error::Bind { addr, source };
+    // `Addr` has no UDP variant yet: the error names the bare address.
+    let named = Addr::Tcp(addr);
+    let bind_err = |source: io::Error| Error::Bind {
+        addr: named.clone(),
+        source,
+    };
     let option_err = |option: &'static str| {
+        let addr = Addr::Tcp(addr);
         move |source: io::Error| Error::SocketOption {
             option,
             addr,

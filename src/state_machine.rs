@@ -8,15 +8,14 @@
 
 use std::any::Any;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::builder::Config;
-use crate::conn::{Conn, TimerRequest};
+use crate::config::Config;
+use crate::context::{Conn, Endpoints, TimerRequest};
+use crate::handle::{Command, ConnState};
 use crate::handler::{CloseReason, Handler};
-use crate::push::{Command, ConnState};
 use crate::stats::{Counters, bump};
 
 /// Reads done for one readiness event before the connection yields to others.
@@ -37,24 +36,18 @@ enum Due {
     Idle,
 }
 
-/// A byte stream the connection reads and writes, non-blocking.
+/// A byte stream the connection reads and writes, non-blocking: the one door
+/// between the state machine and a transport.
+///
+/// The transports implement it (TCP, Unix sockets; the test kit's in-memory
+/// peer). A transport with a protocol of its own (TLS) implements it over the
+/// stream it wraps, and shows the handler only plaintext.
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
 
     /// Makes the coming close a reset (RST) that drops unsent data.
     fn abort(&mut self) -> io::Result<()>;
-}
-
-impl Stream for mio::net::TcpStream {
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-
-    /// `setsockopt(SO_LINGER, 0)`: `close` then sends RST.
-    fn abort(&mut self) -> io::Result<()> {
-        socket2::SockRef::from(&*self).set_linger(Some(Duration::ZERO))
-    }
 }
 
 /// What the driver does next with a connection.
@@ -96,8 +89,7 @@ pub(crate) struct Connection<S> {
     state: Option<Arc<ConnState>>,
     user_timer: Option<Instant>,
     pending: Vec<u8>,
-    peer: SocketAddr,
-    local: SocketAddr,
+    endpoints: Endpoints,
     last_read: Instant,
     stalled_since: Option<Instant>,
     drain_deadline: Option<Instant>,
@@ -118,8 +110,7 @@ pub(crate) struct Connection<S> {
 impl<S: Stream> Connection<S> {
     pub(crate) fn new(
         stream: S,
-        peer: SocketAddr,
-        local: SocketAddr,
+        endpoints: Endpoints,
         handler: Box<dyn Handler>,
         now: Instant,
         key: usize,
@@ -133,8 +124,7 @@ impl<S: Stream> Connection<S> {
             state: None,
             user_timer: None,
             pending: Vec::new(),
-            peer,
-            local,
+            endpoints,
             last_read: now,
             stalled_since: None,
             drain_deadline: None,
@@ -179,8 +169,8 @@ impl<S: Stream> Connection<S> {
         }
     }
 
-    pub(crate) fn peer_addr(&self) -> SocketAddr {
-        self.peer
+    pub(crate) fn peer_addr(&self) -> &crate::addr::Addr {
+        &self.endpoints.peer
     }
 
     /// Bytes waiting for the socket.
@@ -218,7 +208,7 @@ impl<S: Stream> Connection<S> {
             };
             bump(&io.counters.bytes_read, n as u64);
             self.last_read = io.now;
-            log::trace!("read {n} bytes from {}", self.peer);
+            log::trace!("read {n} bytes from {}", self.endpoints.peer);
             let data = &io.buf[..n];
             let step = self.callback_with(io.conn, io.now, io.config, io.counters, |h, c| {
                 h.on_data(c, data)
@@ -461,7 +451,7 @@ impl<S: Stream> Connection<S> {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked in on_close: {}",
-                self.peer,
+                self.endpoints.peer,
                 panic_message(&*panic).escape_debug()
             );
         }
@@ -488,8 +478,7 @@ impl<S: Stream> Connection<S> {
         let write_closed = self.fin_wanted || self.closing.is_some();
         conn.reset(
             now,
-            self.peer,
-            self.local,
+            &mut self.endpoints,
             self.key,
             self.id,
             self.pending.len(),
@@ -498,12 +487,12 @@ impl<S: Stream> Connection<S> {
         );
         let handler = &mut *self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| f(handler, conn)));
-        self.state = conn.finish();
+        self.state = conn.finish(&mut self.endpoints);
         if let Err(panic) = result {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked, closing its connection: {}",
-                self.peer,
+                self.endpoints.peer,
                 panic_message(&*panic).escape_debug()
             );
             return Step::Panicked;
@@ -628,7 +617,7 @@ impl<S: Stream> Connection<S> {
         self.pending = Vec::new();
         self.stalled_since = None;
         if let Err(e) = self.stream.abort() {
-            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.peer);
+            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.endpoints.peer);
         }
         Step::Close(CloseReason::Aborted)
     }
