@@ -21,6 +21,12 @@
 //! purpose, reproducibly, to test clients against latency, slow links,
 //! cut-offs and resets).
 //!
+//! And the datagram half of RFC 862: [`UdpServer`] echoes every datagram
+//! whole, with a sans-IO [`DatagramHandler`] for other answers, behind a
+//! [`GuardPolicy`] on by default (no answers to sources that cannot be
+//! clients, to services that answer back or to our own port; per-source and
+//! global rates), so it is safe to expose.
+//!
 //! Start with the [guide] (call order, rules, testing, two protocols walked
 //! through), the [test kit](testing), and the examples: the classic services
 //! [echo], [discard], [daytime], [qotd], [chargen], and [lines], [chat],

@@ -496,7 +496,8 @@ fn is_valid_source(ip: IpAddr) -> bool {
             let compat = v6.segments()[..6] == [0; 6];
             // ::/96 holds the unspecified address, ::1 and the deprecated
             // IPv4-compatible addresses; only ::1 is a real source.
-            !v6.is_multicast() && !(compat && v6 != Ipv6Addr::LOCALHOST)
+            let deprecated = compat && v6 != Ipv6Addr::LOCALHOST;
+            !(v6.is_multicast() || deprecated)
         }
     }
 }

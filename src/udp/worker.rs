@@ -30,6 +30,9 @@ const MAX_ERRORS_IN_A_ROW: u32 = 10_000;
 /// Bytes of handler replies (not echoes) held for one batch at most; a
 /// reply past it is counted as a send error.
 const ARENA_LIMIT: usize = 4 << 20;
+/// Payload bytes of one GSO send at most: a whole run must fit one IP
+/// packet's 16-bit length with its headers.
+const GSO_MAX_BYTES: usize = 65_000;
 /// At most one warning about handler panics per this long.
 const WARN_EVERY: Duration = Duration::from_secs(1);
 
@@ -316,6 +319,13 @@ impl Worker {
                         }
                     }
                 }
+                // Or gather it with the previous echoes to the same peer of
+                // the same size into one GSO send: one `sendmsg` for many
+                // datagrams (the kernel cuts them apart again), at the cost
+                // of a copy into the arena.
+                if self.gather(slot, start, len, peer, src_ip, max_segments) {
+                    return;
+                }
                 self.outs.push(Out {
                     source: Source::Slot(slot),
                     start,
@@ -343,6 +353,54 @@ impl Worker {
                 });
             }
         }
+    }
+
+    /// Appends the echo of `len` bytes at `start` of `slot` to the previous
+    /// reply when that is an echo (or a run of them) to `peer`, of `len`
+    /// bytes each, with room left; returns whether it did.
+    fn gather(
+        &mut self,
+        slot: usize,
+        start: usize,
+        len: usize,
+        peer: SocketAddr,
+        src_ip: Option<IpAddr>,
+        max_segments: usize,
+    ) -> bool {
+        let Some(last) = self.outs.last_mut() else {
+            return false;
+        };
+        if len == 0
+            || last.dest != peer
+            || last.src_ip != src_ip
+            || last.len != last.count as usize * len
+            || last.segment.is_some_and(|s| s != len)
+            || last.count as usize >= max_segments
+            || last.len + len > GSO_MAX_BYTES
+        {
+            return false;
+        }
+        match last.source {
+            Source::Arena if last.start + last.len == self.arena.len() => {}
+            Source::Slot(s) if last.count == 1 && self.arena.len() + 2 * len <= ARENA_LIMIT => {
+                // Move the previous echo into the arena to start a run.
+                let from = &self.transport.slot(s)[last.start..last.start + last.len];
+                let at = self.arena.len();
+                self.arena.extend_from_slice(from);
+                last.source = Source::Arena;
+                last.start = at;
+            }
+            _ => return false,
+        }
+        if self.arena.len() + len > ARENA_LIMIT {
+            return false;
+        }
+        self.arena
+            .extend_from_slice(&self.transport.slot(slot)[start..start + len]);
+        last.len += len;
+        last.count += 1;
+        last.segment = Some(len);
+        true
     }
 
     /// Sends the queued replies; false if the socket's send buffer filled

@@ -4,7 +4,8 @@
 //! netecho-bench-servers SERVER WORKERS
 //! ```
 //!
-//! `SERVER` is one of `tokio`, `tokio-64k`, `tokio-copy`, `threads`, `mio`; `WORKERS` is
+//! `SERVER` is one of `tokio`, `tokio-64k`, `tokio-copy`, `threads`, `mio`, `tokio-udp`
+//! (a UDP echo on `127.0.0.1:0`); `WORKERS` is
 //! the worker-thread count for the servers that take one. The server binds `127.0.0.1:0`
 //! on a listener with `TCP_NODELAY` set (see `listener.rs`), prints its address as the
 //! first line on stdout, and serves until it is killed. It also exits when its stdin
@@ -18,6 +19,7 @@ mod listener;
 mod mio_echo;
 mod threads;
 mod tokio_echo;
+mod tokio_udp;
 
 use std::env;
 use std::io::{self, Read, Write};
@@ -29,7 +31,7 @@ use std::thread;
 type Run = fn(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>;
 
 const USAGE: &str =
-    "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers>";
+    "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio|tokio-udp> <workers>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         "tokio-copy" => |w, a| tokio_echo::run(w, tokio_echo::Style::Copy, a),
         "threads" => threads::run,
         "mio" => mio_echo::run,
+        "tokio-udp" => tokio_udp::run,
         _ => {
             eprintln!("{USAGE}\nunknown server {name:?}");
             return ExitCode::FAILURE;
