@@ -23,6 +23,8 @@ pub enum Bind {
     Unix(std::path::PathBuf),
     /// `unix:@NAME` (Linux abstract name).
     Abstract(String),
+    /// `udp:HOST:PORT` or `udp:[V6]:PORT` (examples with a datagram handler).
+    Udp(SocketAddr),
 }
 
 /// Parses a `--bind` value.
@@ -35,10 +37,14 @@ pub fn parse_bind(text: &str) -> Result<Bind, String> {
             None => Ok(Bind::Unix(rest.into())),
         };
     }
-    for scheme in ["tls", "udp"] {
-        if text.starts_with(&format!("{scheme}:")) {
-            return Err(format!("`{scheme}:` listeners are not supported yet"));
-        }
+    if let Some(rest) = text.strip_prefix("udp:") {
+        return rest
+            .parse::<SocketAddr>()
+            .map(Bind::Udp)
+            .map_err(|_| format!("`{rest}` is not HOST:PORT or [V6]:PORT"));
+    }
+    if text.starts_with("tls:") {
+        return Err("`tls:` listeners are not supported yet".into());
     }
     text.parse::<SocketAddr>()
         .map(Bind::Tcp)
@@ -56,7 +62,7 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// Where to listen, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`,
-    /// `unix:@NAME`; replaces --host and --port. Under systemd socket
+    /// `unix:@NAME`, `udp:HOST:PORT` (echo only); replaces --host and --port. Under systemd socket
     /// activation (LISTEN_FDS) the handed-in sockets are served instead.
     #[arg(long = "bind", value_name = "ADDR", value_parser = parse_bind)]
     pub binds: Vec<Bind>,
@@ -101,6 +107,8 @@ pub struct ServerArgs {
     /// connections finish before it closes them, e.g. `60s`.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub udp: UdpArgs,
 }
 
 impl ServerArgs {
@@ -120,6 +128,74 @@ impl ServerArgs {
             _ => listener,
         }
     }
+}
+
+/// The flags of `udp:` binds.
+#[derive(Debug, clap::Args)]
+pub struct UdpArgs {
+    /// Which datagrams UDP binds drop instead of answering: `standard` (safe
+    /// to expose: bad sources, ports 0-1023 and known reflectors, our own
+    /// port, rates), `strict` (rates ten times lower, loopback included) or
+    /// `off` (answer everything: a lab or a benchmark only).
+    #[arg(long, value_enum, default_value_t = GuardArg::Standard)]
+    pub udp_guard: GuardArg,
+    /// Per-source rate of UDP binds, `PER_SECOND/BURST` (e.g. `100/200`) or
+    /// `off` [default: the guard's].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub udp_rate: Option<Option<netecho::Rate>>,
+    /// Global rate of each UDP bind, `PER_SECOND/BURST` or `off` [default:
+    /// the guard's].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub udp_global_rate: Option<Option<netecho::Rate>>,
+    /// Apply the UDP rates to loopback sources too (the standard guard
+    /// exempts them).
+    #[arg(long)]
+    pub udp_limit_loopback: bool,
+    /// Worker threads per UDP bind (more than one shares the port with
+    /// SO_REUSEPORT).
+    #[arg(long, default_value_t = 1)]
+    pub udp_workers: usize,
+}
+
+/// The `--udp-guard` presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuardArg {
+    Standard,
+    Strict,
+    Off,
+}
+
+impl UdpArgs {
+    /// The guard policy these flags ask for.
+    pub fn policy(&self) -> netecho::GuardPolicy {
+        let mut policy = match self.udp_guard {
+            GuardArg::Standard => netecho::GuardPolicy::default(),
+            GuardArg::Strict => netecho::GuardPolicy::strict(),
+            GuardArg::Off => netecho::GuardPolicy::off(),
+        };
+        if let Some(rate) = self.udp_rate {
+            policy = policy.per_source_rate(rate);
+        }
+        if let Some(rate) = self.udp_global_rate {
+            policy = policy.global_rate(rate);
+        }
+        if self.udp_limit_loopback {
+            policy = policy.limit_loopback(true);
+        }
+        policy
+    }
+}
+
+/// Parses `PER_SECOND/BURST` or `off`.
+fn parse_rate(text: &str) -> Result<Option<netecho::Rate>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    let bad = || format!("`{text}` is not PER_SECOND/BURST (e.g. 100/200) or off");
+    let (rate, burst) = text.split_once('/').ok_or_else(bad)?;
+    let rate = rate.parse().map_err(|_| bad())?;
+    let burst = burst.parse().map_err(|_| bad())?;
+    Ok(Some(netecho::Rate::new(rate, burst)))
 }
 
 /// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
@@ -162,7 +238,61 @@ where
     F: Fn() -> H + Send + Sync + 'static,
     H: Handler + 'static,
 {
+    serve_with(
+        args,
+        default_port,
+        factory,
+        None::<fn() -> netecho::DatagramEcho>,
+    )
+}
+
+/// [`serve`], with `udp:` binds served by `datagrams`' handlers (an example
+/// without one refuses `udp:` binds). All listeners stop on the same signal.
+pub fn serve_with<F, H, D, G>(
+    args: &ServerArgs,
+    default_port: u16,
+    factory: F,
+    datagrams: Option<D>,
+) -> Result<(), Box<dyn Error>>
+where
+    F: Fn() -> H + Send + Sync + 'static,
+    H: Handler + 'static,
+    D: Fn() -> G + Send + Sync + Clone + 'static,
+    G: netecho::DatagramHandler + 'static,
+{
     init_logging();
+    let udp_binds: Vec<SocketAddr> = args
+        .binds
+        .iter()
+        .filter_map(|b| match b {
+            Bind::Udp(addr) => Some(*addr),
+            _ => None,
+        })
+        .collect();
+    let mut udp_servers = Vec::new();
+    if !udp_binds.is_empty() {
+        let Some(datagrams) = datagrams else {
+            return Err("`udp:` binds are not supported by this example".into());
+        };
+        for addr in &udp_binds {
+            udp_servers.push(
+                netecho::UdpServer::builder()
+                    .addr(*addr)
+                    .workers(args.udp.udp_workers)
+                    .guard(args.udp.policy())
+                    .handler(datagrams.clone())
+                    .bind()?,
+            );
+        }
+    }
+    let tcp_binds = args
+        .binds
+        .iter()
+        .filter(|b| !matches!(b, Bind::Udp(_)))
+        .count();
+    if tcp_binds == 0 && !udp_servers.is_empty() {
+        return serve_udp_only(args, udp_servers);
+    }
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = TcpServer::builder();
     if std::env::var_os("LISTEN_FDS").is_some() {
@@ -171,7 +301,7 @@ where
         let addr = SocketAddr::new(args.host, args.port.unwrap_or(default_port));
         builder = builder.listener(args.with_proxy(Listener::tcp(addr)));
     } else {
-        for bind in &args.binds {
+        for bind in args.binds.iter().filter(|b| !matches!(b, Bind::Udp(_))) {
             builder = builder.listener(args.with_proxy(listener(bind, args.unix_mode)?));
         }
     }
@@ -186,12 +316,16 @@ where
         builder = builder.workers(workers);
     }
     let server = builder.bind()?;
-    for addr in server.local_addrs() {
-        println!("listening on {addr}");
-    }
+    print_listening(
+        args,
+        server.local_addrs().iter().map(ToString::to_string),
+        &udp_servers,
+    );
+    let udp_handles = spawn_udp(udp_servers)?;
 
     let handle = server.handle();
     let on_signal = handle.clone();
+    let udp_on_signal = udp_handles.clone();
     let grace = args.shutdown_timeout;
     let signals = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
@@ -201,6 +335,9 @@ where
                 humantime::format_duration(grace)
             );
             on_signal.shutdown();
+            for udp in &udp_on_signal {
+                udp.shutdown();
+            }
         } else {
             eprintln!("second signal: exiting without waiting for connections");
             std::process::exit(FORCED_EXIT);
@@ -208,8 +345,75 @@ where
     })?;
     #[cfg(unix)]
     upgrade_on_sigusr2(handle.clone(), args.drain_timeout)?;
-    server.run()?;
+    let served = server.run();
+    for udp in &udp_handles {
+        udp.shutdown();
+    }
+    for udp in &udp_handles {
+        udp.join()?;
+        log::info!("udp:{}: {:?}", udp.local_addr(), udp.stats());
+    }
+    served?;
     log::info!("{:?}", handle.stats());
+    Ok(())
+}
+
+/// Prints `listening on ADDR` per listener in the order of `--bind` (the
+/// TCP and Unix ones from `tcp`, in their order), `udp:ADDR` for UDP.
+fn print_listening(
+    args: &ServerArgs,
+    mut tcp: impl Iterator<Item = String>,
+    udp: &[netecho::UdpServer],
+) {
+    let mut udp = udp.iter();
+    for bind in &args.binds {
+        match bind {
+            Bind::Udp(_) => {
+                if let Some(server) = udp.next() {
+                    println!("listening on udp:{}", server.local_addr());
+                }
+            }
+            _ => {
+                if let Some(addr) = tcp.next() {
+                    println!("listening on {addr}");
+                }
+            }
+        }
+    }
+    // Without --bind (or under systemd), every TCP listener.
+    for addr in tcp {
+        println!("listening on {addr}");
+    }
+}
+
+fn spawn_udp(
+    servers: Vec<netecho::UdpServer>,
+) -> Result<Vec<netecho::UdpServerHandle>, Box<dyn Error>> {
+    let mut handles = Vec::with_capacity(servers.len());
+    for server in servers {
+        handles.push(server.spawn()?);
+    }
+    Ok(handles)
+}
+
+/// Serves `udp:` binds only, until SIGINT or SIGTERM.
+fn serve_udp_only(
+    args: &ServerArgs,
+    servers: Vec<netecho::UdpServer>,
+) -> Result<(), Box<dyn Error>> {
+    print_listening(args, std::iter::empty(), &servers);
+    let handles = spawn_udp(servers)?;
+    let on_signal = handles.clone();
+    ctrlc::set_handler(move || {
+        eprintln!("shutting down");
+        for udp in &on_signal {
+            udp.shutdown();
+        }
+    })?;
+    for udp in &handles {
+        udp.join()?;
+        log::info!("udp:{}: {:?}", udp.local_addr(), udp.stats());
+    }
     Ok(())
 }
 
@@ -281,6 +485,7 @@ fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Err
         },
         #[cfg(unix)]
         Bind::Abstract(name) => Listener::unix_abstract(name),
+        Bind::Udp(_) => return Err("a udp: bind is not a stream listener".into()),
         #[cfg(not(unix))]
         _ => return Err("Unix sockets need a Unix system".into()),
     })

@@ -7,11 +7,14 @@
 //! cargo run --release --example loadgen -- --mode connect --connections 32
 //! cargo run --release --example echo -- --bind unix:/tmp/echo.sock &
 //! cargo run --release --example loadgen -- --unix /tmp/echo.sock
+//! cargo run --release --example loadgen -- --mode udp --addr 127.0.0.1:7 --connections 4 --size 64 --depth 8
 //! ```
 //!
 //! Modes: `pingpong` (one message in flight per connection), `pipeline` (`--depth` in
 //! flight), `connect` (connect, echo one message, close, repeat: connection rate) and
-//! `idle` (open the connections, echo one byte each, hold them).
+//! `idle` (open the connections, echo one byte each, hold them) and `udp` (`--connections`
+//! UDP senders, `--depth` datagrams in flight each, every reply checked; a datagram not
+//! answered within `--udp-timeout` is counted as lost and replaced).
 //!
 //! `--unix PATH` loads a server on a Unix socket file instead of `--addr`, in every mode.
 //! Only loopback addresses are accepted unless `--allow-remote` is given. The client is
@@ -21,6 +24,7 @@
 
 mod client;
 mod output;
+mod udp;
 
 use std::net::ToSocketAddrs;
 #[cfg(unix)]
@@ -75,6 +79,9 @@ struct Args {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
+    /// UDP mode: how long to wait for a reply before counting the datagram as lost.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    udp_timeout: Duration,
     /// Allow a non-loopback server address.
     #[arg(long)]
     allow_remote: bool,
@@ -86,6 +93,7 @@ enum ModeArg {
     Pipeline,
     Connect,
     Idle,
+    Udp,
 }
 
 fn main() -> ExitCode {
@@ -119,6 +127,7 @@ fn run(args: &Args) -> Result<bool, String> {
         ModeArg::Pipeline => Mode::Pipeline,
         ModeArg::Connect => Mode::Connect,
         ModeArg::Idle => Mode::Idle,
+        ModeArg::Udp => return run_udp(args, addr, cancel),
     };
     let cfg = Config {
         addr,
@@ -164,6 +173,31 @@ fn target(args: &Args) -> Result<Target, String> {
         return Ok(Target::Unix(path.clone()));
     }
     resolve(&args.addr, args.allow_remote)
+}
+
+/// The UDP mode's run.
+fn run_udp(args: &Args, target: Target, cancel: Arc<AtomicBool>) -> Result<bool, String> {
+    let Target::Tcp(addr) = target else {
+        return Err("--mode udp needs --addr, not --unix".into());
+    };
+    let cfg = udp::UdpConfig {
+        addr,
+        senders: args.connections,
+        size: args.size,
+        depth: usize::try_from(args.depth).map_err(|e| e.to_string())?,
+        threads: args.threads,
+        warmup: args.warmup,
+        duration: args.duration,
+        timeout: args.udp_timeout,
+        cancel,
+    };
+    let report = udp::run(&cfg)?;
+    if args.json {
+        println!("{}", report.json(&cfg));
+    } else {
+        print!("{}", report.text(&cfg));
+    }
+    Ok(report.errors == 0)
 }
 
 /// Resolves `addr`, refusing non-loopback addresses unless `allow_remote`.

@@ -4,7 +4,8 @@
 //! netecho-bench-servers SERVER WORKERS [--unix PATH]
 //! ```
 //!
-//! `SERVER` is one of `tokio`, `tokio-64k`, `tokio-copy`, `threads`, `mio`; `WORKERS` is
+//! `SERVER` is one of `tokio`, `tokio-64k`, `tokio-copy`, `threads`, `mio`, `tokio-udp`
+//! (a UDP echo on `127.0.0.1:0`); `WORKERS` is
 //! the worker-thread count for the servers that take one. The server binds `127.0.0.1:0`
 //! on a listener with `TCP_NODELAY` set (see `listener.rs`), or with `--unix PATH` a Unix
 //! socket file at `PATH`, prints its address (`unix:PATH` for a socket file) as the first
@@ -19,6 +20,7 @@ mod listener;
 mod mio_echo;
 mod threads;
 mod tokio_echo;
+mod tokio_udp;
 
 use std::env;
 use std::io::{self, Read, Write};
@@ -32,8 +34,7 @@ use listener::Bind;
 /// the bound address (a socket address, or `unix:PATH`).
 type Run = fn(usize, &Bind, &mut dyn FnMut(&str)) -> Result<(), String>;
 
-const USAGE: &str =
-    "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers> [--unix PATH]";
+const USAGE: &str = "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio|tokio-udp> <workers> [--unix PATH]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         "tokio-copy" => |w, b, a| tokio_echo::run(w, tokio_echo::Style::Copy, b, a),
         "threads" => threads::run,
         "mio" => mio_echo::run,
+        "tokio-udp" => tokio_udp::run,
         _ => {
             eprintln!("{USAGE}\nunknown server {name:?}");
             return ExitCode::FAILURE;
