@@ -1,4 +1,4 @@
-//! [`Addr`]: a transport-neutral socket address (TCP or Unix), and
+//! [`Addr`]: a transport-neutral socket address (TCP, Unix or UDP), and
 //! [`PeerCred`], the credentials of a Unix-socket peer. Plain data.
 
 use std::fmt;
@@ -8,12 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The address of one end of a connection, or of a listener: a TCP socket
-/// address or a Unix-domain socket address.
+/// address, a Unix-domain socket address, or the address of a UDP listener.
 ///
 /// It prints as the `echo` example's `--bind` flag takes it: `127.0.0.1:7`,
-/// `[::1]:7`, `unix:/run/echo.sock`, `unix:@name` (a Linux abstract name).
-/// TCP code keeps using [`SocketAddr`] through [`as_tcp`](Addr::as_tcp), and
-/// an `Addr` compares equal to the `SocketAddr` it holds.
+/// `[::1]:7`, `unix:/run/echo.sock`, `unix:@name` (a Linux abstract name),
+/// `udp:127.0.0.1:7`, `udp:[::1]:7`. TCP code keeps using [`SocketAddr`]
+/// through [`as_tcp`](Addr::as_tcp), and a TCP `Addr` compares equal to the
+/// `SocketAddr` it holds (a UDP one does not: it is another port space).
 ///
 /// # Examples
 ///
@@ -30,6 +31,11 @@ use std::sync::Arc;
 /// let unix = Addr::unix_path("/run/echo.sock");
 /// assert_eq!(unix.to_string(), "unix:/run/echo.sock");
 /// assert_eq!(unix.as_tcp(), None);
+///
+/// let udp = Addr::Udp(tcp);
+/// assert_eq!(udp.to_string(), "udp:127.0.0.1:7");
+/// assert_eq!((udp.as_udp(), udp.as_tcp()), (Some(tcp), None));
+/// assert_ne!(udp, tcp);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -38,6 +44,8 @@ pub enum Addr {
     Tcp(SocketAddr),
     /// A Unix-domain socket address.
     Unix(UnixAddr),
+    /// The address of a UDP socket (a [`Listener::udp`](crate::Listener::udp)).
+    Udp(SocketAddr),
 }
 
 /// A Unix-domain socket address: a path, a Linux abstract name, or unnamed
@@ -70,7 +78,7 @@ impl Addr {
     pub fn as_tcp(&self) -> Option<SocketAddr> {
         match self {
             Addr::Tcp(addr) => Some(*addr),
-            Addr::Unix(_) => None,
+            Addr::Unix(_) | Addr::Udp(_) => None,
         }
     }
 
@@ -78,13 +86,26 @@ impl Addr {
     pub fn as_unix(&self) -> Option<&UnixAddr> {
         match self {
             Addr::Unix(addr) => Some(addr),
-            Addr::Tcp(_) => None,
+            Addr::Tcp(_) | Addr::Udp(_) => None,
+        }
+    }
+
+    /// The UDP address, if this is one.
+    pub fn as_udp(&self) -> Option<SocketAddr> {
+        match self {
+            Addr::Udp(addr) => Some(*addr),
+            Addr::Tcp(_) | Addr::Unix(_) => None,
         }
     }
 
     /// Whether this is a Unix-domain address.
     pub fn is_unix(&self) -> bool {
         matches!(self, Addr::Unix(_))
+    }
+
+    /// Whether this is a UDP address.
+    pub fn is_udp(&self) -> bool {
+        matches!(self, Addr::Udp(_))
     }
 }
 
@@ -130,17 +151,18 @@ impl PartialEq<Addr> for SocketAddr {
     }
 }
 
-/// Resolves to the TCP address; a Unix address is an error
-/// (`InvalidInput`), so `TcpStream::connect(&addr)` works for TCP.
+/// Resolves to the TCP address; a Unix or UDP address is an error
+/// (`InvalidInput`), so `TcpStream::connect(&addr)` works for TCP and never
+/// connects to a UDP listener's port over TCP by mistake.
 impl ToSocketAddrs for Addr {
     type Iter = std::option::IntoIter<SocketAddr>;
 
     fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
         match self {
             Addr::Tcp(addr) => Ok(Some(*addr).into_iter()),
-            Addr::Unix(addr) => Err(io::Error::new(
+            Addr::Unix(_) | Addr::Udp(_) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{addr} is not a TCP address"),
+                format!("{self} is not a TCP address"),
             )),
         }
     }
@@ -151,6 +173,7 @@ impl fmt::Display for Addr {
         match self {
             Addr::Tcp(addr) => addr.fmt(f),
             Addr::Unix(addr) => addr.fmt(f),
+            Addr::Udp(addr) => write!(f, "udp:{addr}"),
         }
     }
 }
@@ -189,11 +212,20 @@ mod tests {
         assert_eq!(Addr::from(v6).to_string(), "[::1]:7");
         assert_eq!(Addr::unix_abstract("echo").to_string(), "unix:@echo");
         assert_eq!(Addr::Unix(UnixAddr::Unnamed).to_string(), "unix:(unnamed)");
+        assert_eq!(Addr::Udp(v6).to_string(), "udp:[::1]:7");
     }
 
     #[test]
     fn unix_addr_is_not_a_socket_addr() {
         let err = Addr::unix_path("/tmp/x.sock").to_socket_addrs().err();
         assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidInput));
+    }
+
+    #[test]
+    fn udp_addr_does_not_resolve_for_tcp() {
+        let addr: SocketAddr = "127.0.0.1:7".parse().unwrap();
+        let err = Addr::Udp(addr).to_socket_addrs().err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidInput));
+        assert_ne!(Addr::Udp(addr), addr);
     }
 }

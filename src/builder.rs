@@ -153,15 +153,18 @@ impl TcpServerBuilder {
         self
     }
 
-    /// Adds a listener: a TCP address, a Unix socket, or a socket handed in
-    /// (see [`Listener`]; a [`SocketAddr`] or a std listener converts). Call
-    /// it once per listener; connections learn theirs from
-    /// [`Conn::listener`](crate::Conn::listener), its index in the order
-    /// given.
+    /// Adds a listener: a TCP address, a Unix socket, a socket handed in, or
+    /// a UDP address (see [`Listener`]; a [`SocketAddr`], a std listener or
+    /// a [`UdpServerBuilder`](crate::UdpServerBuilder) converts). Call it
+    /// once per listener; connections learn theirs from
+    /// [`Conn::listener`](crate::Conn::listener), its index among the stream
+    /// listeners in the order given (UDP listeners come after them in
+    /// [`local_addrs`](TcpServer::local_addrs)).
     ///
     /// The address of [`host`](Self::host)/[`port`](Self::port)/[`addr`](Self::addr)
     /// is listener 0 when one of those was called, or when no listener is
-    /// added; otherwise the server listens only on the listeners added.
+    /// added; otherwise the server listens only on the listeners added (a
+    /// server of UDP listeners only has no TCP listener).
     ///
     /// # Examples
     ///
@@ -329,8 +332,9 @@ impl TcpServerBuilder {
     /// server does not serve until [`run`](TcpServer::run) or
     /// [`spawn`](TcpServer::spawn).
     ///
-    /// All or nothing: if any listener fails, those already bound are closed
-    /// (and their socket files removed) before the error returns.
+    /// All or nothing: if any listener fails (UDP ones included), those
+    /// already bound are closed (and their socket files removed) before the
+    /// error returns.
     ///
     /// # Errors
     ///
@@ -338,7 +342,11 @@ impl TcpServerBuilder {
     /// `workers`, `write_buffer_limit` or `max_connections`; a zero
     /// `idle_timeout`, `write_timeout` or `keepalive` (pass `None` to turn
     /// them off); a `backlog` over `i32::MAX`; `reuse_port` off Unix; a
-    /// `mode` for a listener that has no socket file. A zero `backlog` or
+    /// `mode` for a listener that has no socket file; a UDP listener's own
+    /// invalid configuration (see
+    /// [`UdpServerBuilder::bind`](crate::UdpServerBuilder::bind)), a stream
+    /// setting (`handler`, `proxy_protocol`) on a UDP listener or a UDP one
+    /// (`guard`, `datagram_handler`) on a stream listener. A zero `backlog` or
     /// `shutdown_timeout` is valid (see their setters). [`Error::SocketOption`]
     /// when an option is refused, [`Error::Bind`] with the address that failed
     /// when it is taken or cannot be bound (a live Unix socket or a file that

@@ -355,9 +355,10 @@ impl Conn {
         &self.endpoints.local
     }
 
-    /// Which listener the connection came in on: its index in the order the
-    /// listeners were given to the builder, as in
-    /// [`ServerHandle::local_addrs`](crate::ServerHandle::local_addrs).
+    /// Which listener the connection came in on: its index in
+    /// [`ServerHandle::local_addrs`](crate::ServerHandle::local_addrs), which
+    /// lists the stream listeners in the order they were given to the
+    /// builder (UDP listeners, which make no connections, come after them).
     pub fn listener(&self) -> usize {
         self.endpoints.listener
     }

@@ -1,6 +1,6 @@
 //! [`Listener`]: one listening socket of a server, to be created (a TCP
-//! address, a Unix socket path or abstract name) or handed in (a std
-//! listener, a systemd socket), with its own handler if it wants one.
+//! address, a Unix socket path or abstract name, a UDP address) or handed in
+//! (a std listener, a systemd socket), with its own handler if it wants one.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::handler::{Factory, Handler};
 use crate::proxy::ProxyProtocol;
 use crate::transport;
+use crate::udp::{DatagramHandler, GuardPolicy, UdpServer, UdpServerBuilder};
 
 /// One listening socket of a server: where it listens, and optionally the
 /// handler its connections get. Give one or more to
@@ -26,6 +27,12 @@ use crate::transport;
 /// Sockets the server creates get the builder's socket options; sockets
 /// handed in ([`from_tcp`](Listener::from_tcp),
 /// [`from_unix`](Listener::from_unix), systemd's) are served as they are.
+///
+/// A [UDP listener](Listener::udp) joins the same server: one
+/// [`ServerHandle`](crate::ServerHandle) lists it, stops it, joins it and
+/// counts it ([`udp_stats`](crate::ServerHandle::udp_stats)). It is a
+/// [`UdpServer`] run beside the stream workers, with its own workers, guard,
+/// handler and socket options, all per listener (see [`Listener::udp`]).
 ///
 /// # Examples
 ///
@@ -46,10 +53,12 @@ use crate::transport;
 ///     .listener(Listener::tcp(([127, 0, 0, 1], 0)))
 ///     .listener(Listener::unix(dir.join("echo.sock")).mode(0o600))
 ///     .listener(Listener::tcp(([127, 0, 0, 1], 0)).handler(|| Discard))
+///     .listener(Listener::udp(([127, 0, 0, 1], 0)))
 ///     .spawn()?;
 /// for addr in server.local_addrs() {
-///     println!("listening on {addr}");
+///     println!("listening on {addr}"); // the last one: udp:127.0.0.1:PORT
 /// }
+/// assert!(server.local_addrs()[3].is_udp());
 /// server.shutdown();
 /// server.join()?;
 /// # std::fs::remove_dir_all(&dir)?;
@@ -62,13 +71,20 @@ pub struct Listener {
     mode: Option<u32>,
     factory: Option<Factory>,
     proxy: Option<ProxyProtocol>,
+    /// A UDP-only setting called on a stream listener: an error at bind.
+    misapplied: Option<&'static str>,
 }
 
-/// What [`Listener::open`] makes: the socket and what its connections get.
-pub(crate) struct Opened {
-    pub(crate) listener: transport::Listener,
-    pub(crate) factory: Option<Factory>,
-    pub(crate) proxy: Option<ProxyProtocol>,
+/// What [`Listener::open`] makes.
+pub(crate) enum Opened {
+    /// A stream listener: the socket and what its connections get.
+    Stream {
+        listener: transport::Listener,
+        factory: Option<Factory>,
+        proxy: Option<ProxyProtocol>,
+    },
+    /// A UDP listener: a bound UDP server, to run beside the stream workers.
+    Udp(UdpServer),
 }
 
 enum Source {
@@ -78,6 +94,7 @@ enum Source {
     Unix(UnixAddr),
     #[cfg(unix)]
     UnixStd(std::os::unix::net::UnixListener, Option<Addr>),
+    Udp(Box<UdpServerBuilder>),
 }
 
 impl fmt::Debug for Listener {
@@ -90,6 +107,7 @@ impl fmt::Debug for Listener {
             Source::Unix(addr) => d.field("unix", addr),
             #[cfg(unix)]
             Source::UnixStd(l, _) => d.field("unix_handed_in", l),
+            Source::Udp(b) => d.field("udp", b),
         };
         #[cfg(unix)]
         d.field("mode", &self.mode);
@@ -107,6 +125,7 @@ impl Listener {
             mode: None,
             factory: None,
             proxy: None,
+            misapplied: None,
         }
     }
 
@@ -151,6 +170,107 @@ impl Listener {
     #[cfg(unix)]
     pub fn from_unix(listener: std::os::unix::net::UnixListener) -> Self {
         Listener::new(Source::UnixStd(listener, None))
+    }
+
+    /// A UDP listener on `addr`: RFC 862's datagram echo
+    /// ([`DatagramEcho`](crate::DatagramEcho)) behind the standard
+    /// [`GuardPolicy`], one worker thread of its own. Change those with
+    /// [`datagram_handler`](Listener::datagram_handler) and
+    /// [`guard`](Listener::guard); for anything else a [`UdpServer`] has
+    /// (workers, buffer sizes, `SO_REUSEPORT`), make the listener from a
+    /// [`UdpServerBuilder`] (`Listener::from(UdpServer::builder()...)`).
+    ///
+    /// The server's own socket options (its builder's `reuse_address`,
+    /// buffer sizes, ...) are for stream sockets and do not apply: a UDP
+    /// listener takes its own, from its `UdpServerBuilder`, whose defaults
+    /// suit UDP (`SO_REUSEADDR` off, for one, since on a UDP socket it lets
+    /// another process bind the very same address and take its datagrams).
+    ///
+    /// Its workers run beside the stream workers, on threads of their own;
+    /// [`ServerHandle::pause`](crate::ServerHandle::pause) and
+    /// [`drain`](crate::ServerHandle::drain) concern connections and leave it
+    /// answering; [`shutdown`](crate::ServerHandle::shutdown) stops it. An
+    /// IPv6 address gets `IPV6_V6ONLY` when the server has other UDP
+    /// listeners, unless its builder says otherwise.
+    ///
+    /// # Examples
+    ///
+    /// Echo over TCP and UDP on the same port number, the UDP side for a lab
+    /// (no guard):
+    ///
+    /// ```
+    /// use netecho::{GuardPolicy, Listener, TcpServer};
+    /// use std::net::UdpSocket;
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut attempt = 0;
+    /// let server = loop {
+    ///     // Any free TCP port, then the same number for UDP (it may be
+    ///     // taken: try another).
+    ///     let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let port = tcp.local_addr()?.port();
+    ///     let bound = TcpServer::builder()
+    ///         .listener(tcp)
+    ///         .listener(Listener::udp(([127, 0, 0, 1], port)).guard(GuardPolicy::off()))
+    ///         .spawn();
+    ///     # attempt += 1;
+    ///     match bound {
+    ///         Ok(server) => break server,
+    ///         # Err(e) if attempt > 20 => return Err(e.into()),
+    ///         Err(_) => continue,
+    ///     }
+    /// };
+    /// let udp = server.local_addrs()[1].as_udp().ok_or("no udp listener")?;
+    /// assert_eq!(udp.port(), server.local_addr().port());
+    ///
+    /// let client = UdpSocket::bind("127.0.0.1:0")?;
+    /// client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// client.send_to(b"ping", udp)?;
+    /// let mut buf = [0; 8];
+    /// let (n, _) = client.recv_from(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"ping");
+    /// server.shutdown();
+    /// server.join()?;
+    /// assert_eq!(server.udp_stats().answered, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn udp(addr: impl Into<SocketAddr>) -> Self {
+        Listener::from(UdpServer::builder().addr(addr.into()))
+    }
+
+    /// The [guard policy](GuardPolicy) of a [UDP listener](Listener::udp):
+    /// which datagrams it drops instead of answering. Default:
+    /// [`GuardPolicy::default()`]. On a stream listener,
+    /// [`bind`](crate::TcpServerBuilder::bind) fails.
+    pub fn guard(mut self, policy: GuardPolicy) -> Self {
+        match &mut self.source {
+            Source::Udp(builder) => {
+                let b = std::mem::take(&mut **builder);
+                **builder = b.guard(policy);
+            }
+            _ => self.misapplied = self.misapplied.or(Some("guard")),
+        }
+        self
+    }
+
+    /// The handler factory of a [UDP listener](Listener::udp), called once
+    /// per UDP worker. Default: [`DatagramEcho`](crate::DatagramEcho). On a
+    /// stream listener, [`bind`](crate::TcpServerBuilder::bind) fails.
+    pub fn datagram_handler<F, H>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> H + Send + Sync + 'static,
+        H: DatagramHandler + 'static,
+    {
+        match &mut self.source {
+            Source::Udp(builder) => {
+                let b = std::mem::take(&mut **builder);
+                **builder = b.handler(factory);
+            }
+            _ => self.misapplied = self.misapplied.or(Some("datagram_handler")),
+        }
+        self
     }
 
     /// The permissions of the socket file of a [`unix`](Listener::unix)
@@ -211,10 +331,15 @@ impl Listener {
     /// Whether this is a Unix-domain socket listener (created or handed in).
     pub fn is_unix(&self) -> bool {
         match &self.source {
-            Source::Tcp(_) | Source::TcpStd(_) => false,
+            Source::Tcp(_) | Source::TcpStd(_) | Source::Udp(_) => false,
             #[cfg(unix)]
             Source::Unix(_) | Source::UnixStd(..) => true,
         }
+    }
+
+    /// Whether this is a [UDP listener](Listener::udp).
+    pub fn is_udp(&self) -> bool {
+        matches!(self.source, Source::Udp(_))
     }
 
     /// The address to name in an error about this listener.
@@ -233,17 +358,24 @@ impl Listener {
                         .map_or(UnixAddr::Unnamed, |a| transport::unix::addr_of(&a)),
                 )
             }),
+            Source::Udp(builder) => Addr::Udp(builder.describe()),
         }
     }
 
     /// Creates (or adopts) the socket: the listener and its factory, if it
-    /// has its own.
+    /// has its own, or the bound UDP server. `several`: the server has
+    /// other listeners of the same kind (stream or UDP).
     pub(crate) fn open(self, options: &TcpOptions, several: bool) -> Result<Opened> {
         let addr = self.describe();
         let bind_err = |source| Error::Bind {
             addr: addr.clone(),
             source,
         };
+        if let Some(setting) = self.misapplied {
+            return Err(Error::InvalidConfig {
+                reason: format!("{setting} applies to UDP listeners only, not to {addr}"),
+            });
+        }
         #[cfg(unix)]
         if self.mode.is_some() && !matches!(&self.source, Source::Unix(UnixAddr::Path(_))) {
             return Err(Error::InvalidConfig {
@@ -271,12 +403,59 @@ impl Listener {
             Source::UnixStd(std, at) => {
                 transport::Listener::unix(std, None, at).map_err(bind_err)?
             }
+            Source::Udp(builder) => {
+                let stream_only = [
+                    ("handler (use datagram_handler)", self.factory.is_some()),
+                    ("proxy_protocol", self.proxy.is_some()),
+                ];
+                if let Some((setting, _)) = stream_only.iter().find(|(_, set)| *set) {
+                    return Err(Error::InvalidConfig {
+                        reason: format!("{setting} does not apply to the UDP listener {addr}"),
+                    });
+                }
+                let builder = if several {
+                    builder.default_only_v6()
+                } else {
+                    *builder
+                };
+                return builder.bind().map(Opened::Udp);
+            }
         };
-        Ok(Opened {
+        Ok(Opened::Stream {
             listener,
             factory: self.factory,
             proxy: self.proxy,
         })
+    }
+}
+
+/// A UDP listener with every setting of a [`UdpServer`]; its
+/// [`workers`](UdpServerBuilder::workers) are its own, beside the stream
+/// workers.
+///
+/// # Examples
+///
+/// ```
+/// use netecho::{GuardPolicy, Listener, TcpServer, UdpServer};
+///
+/// # fn main() -> Result<(), netecho::Error> {
+/// let server = TcpServer::builder()
+///     .port(0)
+///     .listener(
+///         UdpServer::builder()
+///             .port(0)
+///             .workers(2)
+///             .recv_buffer_size(1 << 20)
+///             .guard(GuardPolicy::strict()),
+///     )
+///     .spawn()?;
+/// assert_eq!(server.local_addrs().len(), 2);
+/// # Ok(())
+/// # }
+/// ```
+impl From<UdpServerBuilder> for Listener {
+    fn from(builder: UdpServerBuilder) -> Self {
+        Listener::new(Source::Udp(Box::new(builder)))
     }
 }
 

@@ -153,6 +153,8 @@ impl ProxyProtocol {
         let ip = match peer {
             Addr::Tcp(addr) => addr.ip(),
             Addr::Unix(_) => return true,
+            // No stream connection has a UDP peer: nothing to trust.
+            Addr::Udp(_) => return false,
         };
         let mapped = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Acquire;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crate::addr::Addr;
@@ -11,8 +11,9 @@ use crate::config::{Config, TcpOptions};
 use crate::driver::{self, AddrList, Seed, Shared};
 use crate::error::Result;
 use crate::handler::Factory;
-use crate::listener::Listener;
+use crate::listener::{Listener, Opened};
 use crate::stats::Stats;
+use crate::udp::{UdpServer, UdpServerHandle, UdpStats};
 
 /// Shuts the server down when the last owner (the bound [`TcpServer`], a
 /// running `run`, or the last [`ServerHandle`]) goes away.
@@ -22,6 +23,19 @@ impl Drop for Owner {
     fn drop(&mut self) {
         self.0.begin_shutdown();
     }
+}
+
+/// What a server has beside its stream driver: every listener's address and
+/// its UDP listeners, which run beside the stream workers (their own
+/// threads, their own event loops), so that the driver knows nothing of
+/// them. Shared by the bound server and its handles.
+struct Listening {
+    /// The stream listeners' addresses (the driver's order, which
+    /// `Conn::listener` indexes), then the UDP listeners'.
+    local_addrs: Vec<Addr>,
+    /// The UDP listeners' handles: they stop with the server (the driver's
+    /// shutdown hook stops them) and stop it when one fails.
+    udp: Vec<UdpServerHandle>,
 }
 
 /// A bound TCP server, ready to [`run`](TcpServer::run) or
@@ -57,6 +71,9 @@ pub struct TcpServer {
     shared: Arc<Shared>,
     owner: Arc<Owner>,
     workers: Vec<Seed>,
+    /// The UDP listeners, bound, to start beside the workers.
+    udp: Vec<UdpServer>,
+    listening: Arc<Listening>,
     /// Tell systemd READY=1 once serving.
     notify: bool,
 }
@@ -64,8 +81,9 @@ pub struct TcpServer {
 impl fmt::Debug for TcpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
-            .field("local_addrs", &self.shared.local_addrs)
+            .field("local_addrs", &self.listening.local_addrs)
             .field("workers", &self.workers.len())
+            .field("udp_listeners", &self.udp.len())
             .finish_non_exhaustive()
     }
 }
@@ -78,23 +96,72 @@ impl TcpServer {
         factory: Factory,
         notify: bool,
     ) -> Result<Self> {
-        let several = listeners.len() > 1;
+        let udp_count = listeners.iter().filter(|l| l.is_udp()).count();
+        let several_udp = udp_count > 1;
+        let several_streams = listeners.len() - udp_count > 1;
         let mut bound = Vec::with_capacity(listeners.len());
         let mut factories = Vec::with_capacity(listeners.len());
         let mut proxies = Vec::with_capacity(listeners.len());
+        let mut udp = Vec::with_capacity(udp_count);
         for listener in listeners {
-            // On error, `bound` is dropped: nothing stays bound.
-            let opened = listener.open(&options, several)?;
-            bound.push(opened.listener);
-            factories.push(opened.factory.unwrap_or_else(|| Arc::clone(&factory)));
-            proxies.push(opened.proxy.map(Arc::new));
+            // On error, `bound` and `udp` are dropped: nothing stays bound.
+            let several = if listener.is_udp() {
+                several_udp
+            } else {
+                several_streams
+            };
+            match listener.open(&options, several)? {
+                Opened::Stream {
+                    listener,
+                    factory: own,
+                    proxy,
+                } => {
+                    bound.push(listener);
+                    factories.push(own.unwrap_or_else(|| Arc::clone(&factory)));
+                    proxies.push(proxy.map(Arc::new));
+                }
+                Opened::Udp(server) => udp.push(server),
+            }
         }
-        let on_shutdown = notify.then(stopping_hook).flatten();
+        // The driver's shutdown (a handle, the last owner gone, a failed
+        // worker) stops the UDP listeners too; the stoppers hold no owner.
+        let stoppers: Vec<_> = udp.iter().map(UdpServer::stopper).collect();
+        let systemd = notify.then(stopping_hook).flatten();
+        let on_shutdown: Option<Box<dyn Fn() + Send + Sync>> =
+            if stoppers.is_empty() && systemd.is_none() {
+                None
+            } else {
+                Some(Box::new(move || {
+                    if let Some(hook) = &systemd {
+                        hook();
+                    }
+                    for stop in &stoppers {
+                        stop();
+                    }
+                }))
+            };
         let (shared, workers) = driver::prepare(config, bound, factories, proxies, on_shutdown)?;
+        // And a UDP listener that stops (a failed worker) stops the server.
+        for server in &udp {
+            let driver: Weak<Shared> = Arc::downgrade(&shared);
+            server.on_begin_shutdown(Box::new(move || {
+                if let Some(shared) = driver.upgrade() {
+                    shared.begin_shutdown();
+                }
+            }));
+        }
+        let mut local_addrs = shared.local_addrs.clone();
+        local_addrs.extend(udp.iter().map(|s| Addr::Udp(s.local_addr())));
+        let listening = Arc::new(Listening {
+            local_addrs,
+            udp: udp.iter().map(UdpServer::handle).collect(),
+        });
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,
             workers,
+            udp,
+            listening,
             notify,
         })
     }
@@ -104,16 +171,19 @@ impl TcpServer {
     ///
     /// # Panics
     ///
-    /// If the server has no TCP listener (only Unix sockets): use
+    /// If the server has no TCP listener (only Unix sockets or UDP): use
     /// [`local_addrs`](Self::local_addrs) then.
     pub fn local_addr(&self) -> SocketAddr {
-        first_tcp(&self.shared)
+        first_tcp(&self.listening)
     }
 
-    /// Every listener's address, in the order the listeners were given (the
-    /// index a connection's [`Conn::listener`](crate::Conn::listener) tells).
+    /// Every listener's address, with the real port when port 0 was asked
+    /// for: the stream (TCP and Unix) listeners in the order they were given
+    /// (so a connection's [`Conn::listener`](crate::Conn::listener) is its
+    /// listener's index here), then the UDP listeners in the order they were
+    /// given ([`Addr::Udp`], printed `udp:IP:PORT`).
     pub fn local_addrs(&self) -> &[Addr] {
-        &self.shared.local_addrs
+        &self.listening.local_addrs
     }
 
     /// A handle to shut the server down from another thread (a signal
@@ -121,11 +191,13 @@ impl TcpServer {
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: Arc::clone(&self.shared),
+            listening: Arc::clone(&self.listening),
             _owner: Arc::clone(&self.owner),
         }
     }
 
-    /// Serves on this thread plus `workers - 1` threads, until shut down and
+    /// Serves on this thread plus `workers - 1` threads (and the UDP
+    /// listeners' workers, on threads of their own), until shut down and
     /// every connection is closed.
     ///
     /// # Errors
@@ -138,22 +210,20 @@ impl TcpServer {
             shared,
             owner,
             mut workers,
+            udp,
+            listening,
             notify,
         } = self;
         let first = workers.remove(0);
-        shared.spawn_workers(workers)?;
-        log::info!(
-            "listening on {} with {} workers",
-            AddrList(&shared.local_addrs),
-            shared.config.workers
-        );
+        start(&shared, &listening, workers, udp)?;
         if notify {
             ready();
         }
         let result = shared.run_here(first);
         let others = shared.join_threads();
+        let udp = join_udp(&listening);
         drop(owner);
-        result.and(others)
+        result.and(others).and(udp)
     }
 
     /// Serves on `workers` background threads and returns a handle.
@@ -170,22 +240,64 @@ impl TcpServer {
             shared,
             owner,
             workers,
+            udp,
+            listening,
             notify,
         } = self;
-        shared.spawn_workers(workers)?;
-        log::info!(
-            "listening on {} with {} workers",
-            AddrList(&shared.local_addrs),
-            shared.config.workers
-        );
+        start(&shared, &listening, workers, udp)?;
         if notify {
             ready();
         }
         Ok(ServerHandle {
             shared,
+            listening,
             _owner: owner,
         })
     }
+}
+
+/// Starts the UDP listeners' workers, then the stream `workers` on
+/// threads; on failure stops and joins what started.
+fn start(
+    shared: &Arc<Shared>,
+    listening: &Listening,
+    workers: Vec<Seed>,
+    udp: Vec<UdpServer>,
+) -> Result<()> {
+    for server in udp {
+        if let Err(e) = server.start() {
+            // Stops the UDP listeners already started, through the hook.
+            shared.begin_shutdown();
+            let _ = join_udp(listening);
+            return Err(e);
+        }
+    }
+    if let Err(e) = shared.spawn_workers(workers) {
+        let _ = join_udp(listening);
+        return Err(e);
+    }
+    log::info!(
+        "listening on {} with {} workers{}",
+        AddrList(&listening.local_addrs),
+        shared.config.workers,
+        match listening.udp.len() {
+            0 => String::new(),
+            n => format!(" (and {n} UDP listener(s) with their own)"),
+        }
+    );
+    Ok(())
+}
+
+/// Joins the UDP listeners' workers (those started); the first error wins.
+fn join_udp(listening: &Listening) -> Result<()> {
+    let mut result = Ok(());
+    for udp in &listening.udp {
+        let joined = udp.join_started();
+        if result.is_ok() {
+            result = joined;
+        }
+    }
+    result
 }
 
 /// Tells systemd the server serves (`READY=1`).
@@ -203,12 +315,12 @@ fn stopping_hook() -> Option<Box<dyn Fn() + Send + Sync>> {
 }
 
 /// The address of the first TCP listener.
-fn first_tcp(shared: &Shared) -> SocketAddr {
-    match shared.local_addrs.iter().find_map(Addr::as_tcp) {
+fn first_tcp(listening: &Listening) -> SocketAddr {
+    match listening.local_addrs.iter().find_map(Addr::as_tcp) {
         Some(addr) => addr,
         None => panic!(
             "local_addr: the server has no TCP listener (it listens on {}); use local_addrs",
-            AddrList(&shared.local_addrs)
+            AddrList(&listening.local_addrs)
         ),
     }
 }
@@ -237,6 +349,7 @@ fn first_tcp(shared: &Shared) -> SocketAddr {
 #[must_use = "dropping the last ServerHandle shuts the server down at once: keep it in a variable (`let _server = ...`), not `let _ = ...`"]
 pub struct ServerHandle {
     shared: Arc<Shared>,
+    listening: Arc<Listening>,
     /// Held only to keep the server running while a handle exists.
     _owner: Arc<Owner>,
 }
@@ -244,7 +357,7 @@ pub struct ServerHandle {
 impl fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerHandle")
-            .field("local_addrs", &self.shared.local_addrs)
+            .field("local_addrs", &self.listening.local_addrs)
             .field("shutdown", &self.shared.shutdown.load(Acquire))
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
@@ -256,27 +369,31 @@ impl ServerHandle {
     ///
     /// # Panics
     ///
-    /// If the server has no TCP listener (only Unix sockets): use
+    /// If the server has no TCP listener (only Unix sockets or UDP): use
     /// [`local_addrs`](Self::local_addrs) then.
     pub fn local_addr(&self) -> SocketAddr {
-        first_tcp(&self.shared)
+        first_tcp(&self.listening)
     }
 
-    /// Every listener's address, in the order the listeners were given.
+    /// Every listener's address: the stream listeners in the order given,
+    /// then the UDP listeners in the order given (see
+    /// [`TcpServer::local_addrs`]).
     pub fn local_addrs(&self) -> &[Addr] {
-        &self.shared.local_addrs
+        &self.listening.local_addrs
     }
 
-    /// Starts a graceful shutdown and returns at once: the listener closes
+    /// Starts a graceful shutdown and returns at once: the listeners close
     /// (new connections are refused), each connection writes out what is
     /// pending and closes, and what is left at the shutdown timeout is closed
-    /// by force. Calling it again does nothing.
+    /// by force; UDP listeners send the replies they have queued and close.
+    /// Calling it again does nothing.
     pub fn shutdown(&self) {
         self.shared.begin_shutdown();
     }
 
-    /// Waits until the server has stopped: every worker finished and every
-    /// connection closed. It does not start a shutdown.
+    /// Waits until the server has stopped: every worker (UDP listeners'
+    /// included) finished and every connection closed. It does not start a
+    /// shutdown.
     ///
     /// # Errors
     ///
@@ -288,24 +405,56 @@ impl ServerHandle {
     pub fn join(&self) -> Result<()> {
         let result = self.shared.join_threads();
         self.shared.wait_finished();
-        result
+        result.and(join_udp(&self.listening))
     }
 
-    /// Whether the server has stopped.
+    /// Whether the server has stopped (its UDP listeners included).
     pub fn is_finished(&self) -> bool {
-        self.shared.is_finished()
+        self.shared.is_finished() && self.listening.udp.iter().all(|u| u.is_finished())
     }
 
-    /// A snapshot of the server's counters.
+    /// A snapshot of the server's connection counters (the stream
+    /// listeners'; the UDP listeners' are in [`udp_stats`](Self::udp_stats)).
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// A snapshot of the counters of the server's UDP listeners, summed
+    /// (all zero without one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Listener, TcpServer};
+    /// use std::net::UdpSocket;
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TcpServer::builder()
+    ///     .listener(Listener::udp(([127, 0, 0, 1], 0)))
+    ///     .spawn()?;
+    /// let udp = server.local_addrs()[0].as_udp().ok_or("no udp listener")?;
+    /// let client = UdpSocket::bind("127.0.0.1:0")?;
+    /// client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// client.send_to(b"hi", udp)?;
+    /// client.recv_from(&mut [0; 2])?;
+    /// server.shutdown();
+    /// server.join()?;
+    /// let stats = server.udp_stats();
+    /// assert_eq!((stats.received, stats.answered), (1, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn udp_stats(&self) -> UdpStats {
+        UdpStats::sum(self.listening.udp.iter().flat_map(|u| u.counters()))
     }
 
     /// Stops accepting: the listening sockets stay bound and open, so new
     /// connections wait in the kernel's backlog (and are refused or dropped
     /// by the kernel once it is full) until [`resume`](Self::resume).
-    /// Connections already open are served as usual. Returns at once; the
-    /// acceptor follows within one turn of its event loop.
+    /// Connections already open are served as usual, and UDP listeners go
+    /// on answering (they accept nothing). Returns at once; the acceptor
+    /// follows within one turn of its event loop.
     ///
     /// A paused port still completes TCP handshakes (the kernel does), so a
     /// balancer's plain TCP health check still passes: to take a server out
@@ -380,13 +529,15 @@ impl ServerHandle {
     }
 
     /// Connections open now, per listener, in the listeners' order (as
-    /// [`local_addrs`](Self::local_addrs)); their sum is
-    /// [`Stats::active`].
+    /// [`local_addrs`](Self::local_addrs); zero for a UDP listener); their
+    /// sum is [`Stats::active`].
     pub fn listener_connections(&self) -> Vec<usize> {
+        let udp = std::iter::repeat_n(0, self.listening.udp.len());
         self.shared
             .listener_active
             .iter()
             .map(|n| n.load(Acquire))
+            .chain(udp)
             .collect()
     }
 }

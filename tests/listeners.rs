@@ -1,13 +1,16 @@
 //! Several listeners under one server: IPv4, IPv6 and Unix at once with a
-//! handler each, the same port on IPv4 and IPv6, sockets handed in, and
-//! all-or-nothing binding.
+//! handler each, the same port on IPv4 and IPv6, sockets handed in, UDP
+//! listeners beside them under the same handle, and all-or-nothing binding.
 
 mod util;
 
 use std::io::{self, Read};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 
-use netecho::{Addr, Conn, Error, Handler, Listener, TcpServer};
+use netecho::{
+    Addr, Conn, DatagramHandler, Error, GuardPolicy, Handler, Listener, ProxyProtocol, Reply,
+    TcpServer, UdpServer,
+};
 use util::*;
 
 /// Says which listener the connection came in on, then echoes.
@@ -180,4 +183,168 @@ fn host_and_port_stay_listener_zero_beside_added_listeners() -> TestResult {
     server.shutdown();
     server.join()?;
     Ok(())
+}
+
+/// Answers every datagram with a fixed word.
+struct Word(&'static [u8]);
+
+impl DatagramHandler for Word {
+    fn on_datagram(&mut self, _: &[u8], _: SocketAddr, reply: &mut Reply<'_>) {
+        reply.send(self.0);
+    }
+}
+
+/// Sends `msg` to `server` and returns the reply, which must come from it.
+fn udp_ask(client: &UdpSocket, server: SocketAddr, msg: &[u8]) -> io::Result<Vec<u8>> {
+    client.send_to(msg, server)?;
+    let mut buf = [0; 64];
+    let (n, from) = client.recv_from(&mut buf)?;
+    if from != server {
+        return Err(io::Error::other(format!("reply from {from}, not {server}")));
+    }
+    Ok(buf[..n].to_vec())
+}
+
+#[test]
+fn udp_listeners_join_tcp_and_unix_under_one_handle() -> TestResult {
+    let dir = temp_dir()?;
+    let path = dir.path().join("mixed.sock");
+    // A UDP listener given first: it is listed after the stream ones, so
+    // that `Conn::listener` indexes `local_addrs`.
+    let mut builder = TcpServer::builder()
+        .workers(1)
+        .listener(Listener::udp((Ipv4Addr::LOCALHOST, 0)).guard(GuardPolicy::off()))
+        .listener(Listener::tcp((Ipv4Addr::LOCALHOST, 0)).handler(|| Tagged("tcp")));
+    #[cfg(unix)]
+    {
+        builder = builder.listener(Listener::unix(&path).handler(|| Tagged("unix")));
+    }
+    let server = builder
+        .listener(
+            UdpServer::builder()
+                .host(Ipv4Addr::LOCALHOST)
+                .workers(2)
+                .handler(|| Word(b"second")),
+        )
+        .spawn()?;
+    let addrs = server.local_addrs().to_vec();
+    let streams = 1 + usize::from(cfg!(unix));
+    assert_eq!(addrs.len(), streams + 2, "{addrs:?}");
+    assert!(addrs[..streams].iter().all(|a| !a.is_udp()), "{addrs:?}");
+    let echo_udp = addrs[streams].as_udp().ok_or("no first UDP listener")?;
+    let word_udp = addrs[streams + 1]
+        .as_udp()
+        .ok_or("no second UDP listener")?;
+    assert_eq!(addrs[streams].to_string(), format!("udp:{echo_udp}"));
+    assert_eq!(server.listener_connections(), vec![0; addrs.len()]);
+
+    let mut tcp = connect(server.local_addr())?;
+    assert_eq!(read_line(&mut tcp)?, "tcp 0\n");
+    assert_echo(&mut tcp, b"over TCP")?;
+    #[cfg(unix)]
+    {
+        let mut unix = connect_unix(&path)?;
+        assert_eq!(read_line(&mut unix)?, "unix 1\n");
+    }
+    let client = udp::client(Ipv4Addr::LOCALHOST.into())?;
+    udp::assert_echo(&client, echo_udp, 1472)?;
+    assert_eq!(udp_ask(&client, word_udp, b"anything")?, b"second");
+
+    // One shutdown stops every listener; join waits for all of them.
+    server.shutdown();
+    drop(tcp);
+    server.join()?;
+    assert!(server.is_finished());
+    let stats = server.udp_stats();
+    assert_eq!((stats.received, stats.answered), (2, 2), "{stats:?}");
+    assert_eq!(server.stats().accepted, 1 + u64::from(cfg!(unix)));
+    assert!(TcpStream::connect(server.local_addr()).is_err());
+    for udp in [echo_udp, word_udp] {
+        // The sockets are closed: the ports can be bound again.
+        UdpSocket::bind(udp)?;
+    }
+    Ok(())
+}
+
+/// Holds a sender that goes when the UDP worker that made it stops.
+struct Watched(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+
+impl DatagramHandler for Watched {
+    fn on_datagram(&mut self, _: &[u8], _: SocketAddr, reply: &mut Reply<'_>) {
+        reply.echo();
+    }
+}
+
+#[test]
+fn a_server_of_udp_listeners_only_stops_when_its_last_handle_goes() -> TestResult {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = TcpServer::builder()
+        .listener(
+            Listener::udp((Ipv4Addr::LOCALHOST, 0)).datagram_handler(move || Watched(tx.clone())),
+        )
+        .spawn()?;
+    let [Addr::Udp(addr)] = server.local_addrs() else {
+        return Err(format!("expected one UDP listener, got {:?}", server.local_addrs()).into());
+    };
+    udp::assert_echo(&udp::client(Ipv4Addr::LOCALHOST.into())?, *addr, 64)?;
+    drop(server);
+    // The UDP worker, its handler and the factory are gone: no sender left.
+    assert_eq!(
+        rx.recv_timeout(TIMEOUT),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_udp_bind_failure_leaves_the_other_listeners_unbound() -> TestResult {
+    let taken = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let taken_addr = taken.local_addr()?;
+    let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let first_addr = first.local_addr()?;
+    // A UDP listener that binds, to see it closed again.
+    let free = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?;
+    let err = TcpServer::builder()
+        .listener(first)
+        .listener(Listener::udp(free))
+        .listener(Listener::udp(taken_addr))
+        .bind()
+        .err()
+        .ok_or("binding a taken UDP address worked")?;
+    match &err {
+        Error::Bind { addr, .. } => assert_eq!(*addr, Addr::Udp(taken_addr)),
+        other => return Err(format!("expected Error::Bind, got {other:?}").into()),
+    }
+    assert_eq!(err.to_string(), format!("failed to bind udp:{taken_addr}"));
+    assert!(
+        TcpStream::connect(first_addr).is_err(),
+        "the TCP listener is still open"
+    );
+    UdpSocket::bind(free).map_err(|e| format!("the first UDP listener is still bound: {e}"))?;
+    drop(taken);
+    Ok(())
+}
+
+#[test]
+fn stream_and_udp_settings_do_not_mix() {
+    let v4 = (Ipv4Addr::LOCALHOST, 0);
+    for (listener, word) in [
+        (Listener::tcp(v4).guard(GuardPolicy::off()), "guard"),
+        (
+            Listener::tcp(v4).datagram_handler(|| Word(b"x")),
+            "datagram_handler",
+        ),
+        (Listener::udp(v4).handler(|| Tagged("x")), "handler"),
+        (
+            Listener::udp(v4).proxy_protocol(ProxyProtocol::required()),
+            "proxy_protocol",
+        ),
+    ] {
+        let err = TcpServer::builder()
+            .listener(listener)
+            .bind()
+            .expect_err("a misapplied setting");
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
+        assert!(err.to_string().contains(word), "{err}");
+    }
 }

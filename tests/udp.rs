@@ -377,6 +377,6 @@ fn a_taken_port_fails_at_bind_with_the_address() -> TestResult {
     let taken = std::net::UdpSocket::bind((V4, 0))?;
     let addr = taken.local_addr()?;
     let err = UdpServer::builder().addr(addr).bind().expect_err("taken");
-    assert_eq!(err.to_string(), format!("failed to bind {addr}"));
+    assert_eq!(err.to_string(), format!("failed to bind udp:{addr}"));
     Ok(())
 }

@@ -206,6 +206,22 @@ impl UdpServerBuilder {
         self.bind()?.spawn()
     }
 
+    /// The address it will bind, as an error names it.
+    pub(crate) fn describe(&self) -> SocketAddr {
+        self.addr
+            .unwrap_or_else(|| SocketAddr::new(self.host, self.port))
+    }
+
+    /// `IPV6_V6ONLY` on, unless set: for an IPv6 wildcard beside other UDP
+    /// listeners of one server, so `0.0.0.0:P` and `[::]:P` can both be
+    /// served (as for TCP listeners).
+    pub(crate) fn default_only_v6(mut self) -> Self {
+        if self.describe().is_ipv6() && self.only_v6.is_none() {
+            self.only_v6 = Some(true);
+        }
+        self
+    }
+
     pub(crate) fn config(&self) -> Result<UdpConfig> {
         let invalid = |reason: &str| {
             Err(Error::InvalidConfig {
@@ -224,9 +240,7 @@ impl UdpServerBuilder {
             return invalid(reason);
         }
         Ok(UdpConfig {
-            addr: self
-                .addr
-                .unwrap_or_else(|| SocketAddr::new(self.host, self.port)),
+            addr: self.describe(),
             reuse_address: self.reuse_address,
             reuse_port: self.reuse_port || self.workers > 1,
             only_v6: self.only_v6,

@@ -2,9 +2,9 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
@@ -23,11 +23,16 @@ pub(crate) struct UdpShared {
     pub(crate) local_addr: SocketAddr,
     pub(crate) counters: Box<[UdpCounters]>,
     pub(crate) shutdown: AtomicBool,
+    /// Its workers were started (`run`, `spawn`): `done` will be set.
+    started: AtomicBool,
     wakers: Vec<Waker>,
     running: AtomicUsize,
     done: Mutex<bool>,
     done_cv: Condvar,
     threads: Mutex<Vec<(usize, JoinHandle<Result<()>>)>>,
+    /// Called once when a shutdown begins: a server with other listeners
+    /// stops them too (a worker that failed stops the whole server).
+    on_begin_shutdown: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl fmt::Debug for UdpShared {
@@ -46,6 +51,9 @@ impl UdpShared {
                 if let Err(e) = waker.wake() {
                     log::warn!("failed to wake udp worker {i} for shutdown: {e}");
                 }
+            }
+            if let Some(hook) = self.on_begin_shutdown.get() {
+                hook();
             }
         }
     }
@@ -119,7 +127,7 @@ impl UdpServer {
     pub(crate) fn bind(config: UdpConfig, factory: DatagramFactory) -> Result<Self> {
         let first = socket::bind(&config, config.addr)?;
         let local_addr = first.local_addr().map_err(|source| Error::Bind {
-            addr: Addr::Tcp(config.addr),
+            addr: Addr::Udp(config.addr),
             source,
         })?;
         let mut sockets = vec![first];
@@ -137,7 +145,7 @@ impl UdpServer {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(event_loop)?);
             let transport = Transport::new(socket).map_err(|source| Error::SocketOption {
                 option: "udp offloads",
-                addr: Addr::Tcp(local_addr),
+                addr: Addr::Udp(local_addr),
                 source,
             })?;
             workers.push(UdpSeed {
@@ -155,10 +163,12 @@ impl UdpServer {
             factory,
             local_addr,
             shutdown: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             wakers,
             done: Mutex::new(false),
             done_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
+            on_begin_shutdown: OnceLock::new(),
         });
         Ok(UdpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
@@ -171,6 +181,20 @@ impl UdpServer {
     /// asked for.
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// Calls `hook` once when this server's shutdown begins, whoever starts
+    /// it (a handle, the last owner gone, a failed worker). For a server
+    /// that runs UDP listeners beside others: `hook` must not hold an owner
+    /// of this server.
+    pub(crate) fn on_begin_shutdown(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.shared.on_begin_shutdown.set(hook);
+    }
+
+    /// What starts this server's shutdown, without keeping it running.
+    pub(crate) fn stopper(&self) -> impl Fn() + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.begin_shutdown()
     }
 
     /// A handle to shut the server down from another thread while
@@ -220,17 +244,24 @@ impl UdpServer {
     /// [`Error::Spawn`] if a worker thread cannot start (the others are shut
     /// down first).
     pub fn spawn(self) -> Result<UdpServerHandle> {
+        let handle = self.start()?;
+        log::info!(
+            "listening on udp:{} with {} workers",
+            handle.shared.local_addr,
+            handle.shared.config.workers
+        );
+        Ok(handle)
+    }
+
+    /// [`spawn`](Self::spawn) without the log line, for a server that logs
+    /// all its listeners at once.
+    pub(crate) fn start(self) -> Result<UdpServerHandle> {
         let UdpServer {
             shared,
             owner,
             workers,
         } = self;
         spawn_workers(&shared, workers)?;
-        log::info!(
-            "listening on udp:{} with {} workers",
-            shared.local_addr,
-            shared.config.workers
-        );
         Ok(UdpServerHandle {
             shared,
             _owner: owner,
@@ -239,6 +270,7 @@ impl UdpServer {
 }
 
 fn spawn_workers(shared: &Arc<UdpShared>, workers: Vec<UdpSeed>) -> Result<()> {
+    shared.started.store(true, Release);
     for worker in workers {
         let index = worker.index;
         let for_thread = Arc::clone(shared);
@@ -345,6 +377,16 @@ impl UdpServerHandle {
         result
     }
 
+    /// [`join`](Self::join), or `Ok` at once for a server never started
+    /// (whose `join` would wait forever).
+    pub(crate) fn join_started(&self) -> Result<()> {
+        if self.shared.started.load(Acquire) {
+            self.join()
+        } else {
+            Ok(())
+        }
+    }
+
     /// Whether the server has stopped.
     pub fn is_finished(&self) -> bool {
         *self
@@ -357,5 +399,10 @@ impl UdpServerHandle {
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> UdpStats {
         UdpStats::sum(self.shared.counters.iter())
+    }
+
+    /// Each worker's counters, for a server that sums several UDP listeners.
+    pub(crate) fn counters(&self) -> &[UdpCounters] {
+        &self.shared.counters
     }
 }

@@ -23,14 +23,13 @@ pub(crate) const SLOT: usize = 64 * 1024 + 1;
 /// Creates a socket bound to `addr` with the options of `config`,
 /// non-blocking.
 pub(crate) fn bind(config: &UdpConfig, addr: SocketAddr) -> Result<UdpSocket> {
-    // `Addr` has no UDP variant yet: the error names the bare address.
-    let named = Addr::Tcp(addr);
+    let named = Addr::Udp(addr);
     let bind_err = |source: io::Error| Error::Bind {
         addr: named.clone(),
         source,
     };
     let option_err = |option: &'static str| {
-        let addr = Addr::Tcp(addr);
+        let addr = Addr::Udp(addr);
         move |source: io::Error| Error::SocketOption {
             option,
             addr,
