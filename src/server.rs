@@ -140,6 +140,11 @@ impl TcpServer {
                     }
                 }))
             };
+        let mut config = config;
+        if bound.is_empty() {
+            // UDP listeners only: one stream worker (idle) is enough.
+            config.workers = 1;
+        }
         let (shared, workers) = driver::prepare(config, bound, factories, proxies, on_shutdown)?;
         // And a UDP listener that stops (a failed worker) stops the server.
         for server in &udp {

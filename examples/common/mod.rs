@@ -247,7 +247,8 @@ where
 }
 
 /// [`serve`], with `udp:` binds served by `datagrams`' handlers (an example
-/// without one refuses `udp:` binds). All listeners stop on the same signal.
+/// without one refuses `udp:` binds): one server, one handle, for every
+/// listener; all stop on the same signal.
 pub fn serve_with<F, H, D, G>(
     args: &ServerArgs,
     default_port: u16,
@@ -261,38 +262,6 @@ where
     G: netecho::DatagramHandler + 'static,
 {
     init_logging();
-    let udp_binds: Vec<SocketAddr> = args
-        .binds
-        .iter()
-        .filter_map(|b| match b {
-            Bind::Udp(addr) => Some(*addr),
-            _ => None,
-        })
-        .collect();
-    let mut udp_servers = Vec::new();
-    if !udp_binds.is_empty() {
-        let Some(datagrams) = datagrams else {
-            return Err("`udp:` binds are not supported by this example".into());
-        };
-        for addr in &udp_binds {
-            udp_servers.push(
-                netecho::UdpServer::builder()
-                    .addr(*addr)
-                    .workers(args.udp.udp_workers)
-                    .guard(args.udp.policy())
-                    .handler(datagrams.clone())
-                    .bind()?,
-            );
-        }
-    }
-    let tcp_binds = args
-        .binds
-        .iter()
-        .filter(|b| !matches!(b, Bind::Udp(_)))
-        .count();
-    if tcp_binds == 0 && !udp_servers.is_empty() {
-        return serve_udp_only(args, udp_servers);
-    }
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = TcpServer::builder();
     if std::env::var_os("LISTEN_FDS").is_some() {
@@ -300,10 +269,27 @@ where
     } else if args.binds.is_empty() {
         let addr = SocketAddr::new(args.host, args.port.unwrap_or(default_port));
         builder = builder.listener(args.with_proxy(Listener::tcp(addr)));
-    } else {
-        for bind in args.binds.iter().filter(|b| !matches!(b, Bind::Udp(_))) {
-            builder = builder.listener(args.with_proxy(listener(bind, args.unix_mode)?));
-        }
+    }
+    let handed_in = std::env::var_os("LISTEN_FDS").is_some();
+    for bind in &args.binds {
+        let listener = match bind {
+            Bind::Udp(addr) => {
+                let Some(datagrams) = &datagrams else {
+                    return Err("`udp:` binds are not supported by this example".into());
+                };
+                Listener::from(
+                    netecho::UdpServer::builder()
+                        .addr(*addr)
+                        .workers(args.udp.udp_workers)
+                        .guard(args.udp.policy())
+                        .handler(datagrams.clone()),
+                )
+            }
+            // Under systemd, the stream sockets are the ones handed in.
+            _ if handed_in => continue,
+            _ => args.with_proxy(listener(bind, args.unix_mode)?),
+        };
+        builder = builder.listener(listener);
     }
     builder = builder
         .reuse_port(args.reuse_port)
@@ -316,16 +302,10 @@ where
         builder = builder.workers(workers);
     }
     let server = builder.bind()?;
-    print_listening(
-        args,
-        server.local_addrs().iter().map(ToString::to_string),
-        &udp_servers,
-    );
-    let udp_handles = spawn_udp(udp_servers)?;
+    print_listening(args, server.local_addrs());
 
     let handle = server.handle();
     let on_signal = handle.clone();
-    let udp_on_signal = udp_handles.clone();
     let grace = args.shutdown_timeout;
     let signals = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
@@ -335,9 +315,6 @@ where
                 humantime::format_duration(grace)
             );
             on_signal.shutdown();
-            for udp in &udp_on_signal {
-                udp.shutdown();
-            }
         } else {
             eprintln!("second signal: exiting without waiting for connections");
             std::process::exit(FORCED_EXIT);
@@ -345,76 +322,32 @@ where
     })?;
     #[cfg(unix)]
     upgrade_on_sigusr2(handle.clone(), args.drain_timeout)?;
-    let served = server.run();
-    for udp in &udp_handles {
-        udp.shutdown();
-    }
-    for udp in &udp_handles {
-        udp.join()?;
-        log::info!("udp:{}: {:?}", udp.local_addr(), udp.stats());
-    }
-    served?;
+    server.run()?;
     log::info!("{:?}", handle.stats());
+    if handle.local_addrs().iter().any(netecho::Addr::is_udp) {
+        log::info!("udp: {:?}", handle.udp_stats());
+    }
     Ok(())
 }
 
-/// Prints `listening on ADDR` per listener in the order of `--bind` (the
-/// TCP and Unix ones from `tcp`, in their order), `udp:ADDR` for UDP.
-fn print_listening(
-    args: &ServerArgs,
-    mut tcp: impl Iterator<Item = String>,
-    udp: &[netecho::UdpServer],
-) {
-    let mut udp = udp.iter();
+/// Prints `listening on ADDR` per listener in the order of `--bind`
+/// (`local_addrs` lists the stream listeners first, then the UDP ones),
+/// then any listener no `--bind` named (the default one, systemd's).
+fn print_listening(args: &ServerArgs, addrs: &[netecho::Addr]) {
+    let mut streams = addrs.iter().filter(|a| !a.is_udp());
+    let mut udp = addrs.iter().filter(|a| a.is_udp());
     for bind in &args.binds {
-        match bind {
-            Bind::Udp(_) => {
-                if let Some(server) = udp.next() {
-                    println!("listening on udp:{}", server.local_addr());
-                }
-            }
-            _ => {
-                if let Some(addr) = tcp.next() {
-                    println!("listening on {addr}");
-                }
-            }
+        let next = match bind {
+            Bind::Udp(_) => udp.next(),
+            _ => streams.next(),
+        };
+        if let Some(addr) = next {
+            println!("listening on {addr}");
         }
     }
-    // Without --bind (or under systemd), every TCP listener.
-    for addr in tcp {
+    for addr in streams.chain(udp) {
         println!("listening on {addr}");
     }
-}
-
-fn spawn_udp(
-    servers: Vec<netecho::UdpServer>,
-) -> Result<Vec<netecho::UdpServerHandle>, Box<dyn Error>> {
-    let mut handles = Vec::with_capacity(servers.len());
-    for server in servers {
-        handles.push(server.spawn()?);
-    }
-    Ok(handles)
-}
-
-/// Serves `udp:` binds only, until SIGINT or SIGTERM.
-fn serve_udp_only(
-    args: &ServerArgs,
-    servers: Vec<netecho::UdpServer>,
-) -> Result<(), Box<dyn Error>> {
-    print_listening(args, std::iter::empty(), &servers);
-    let handles = spawn_udp(servers)?;
-    let on_signal = handles.clone();
-    ctrlc::set_handler(move || {
-        eprintln!("shutting down");
-        for udp in &on_signal {
-            udp.shutdown();
-        }
-    })?;
-    for udp in &handles {
-        udp.join()?;
-        log::info!("udp:{}: {:?}", udp.local_addr(), udp.stats());
-    }
-    Ok(())
 }
 
 /// On SIGUSR2 (nginx's signal for a binary upgrade): starts this program
