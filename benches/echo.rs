@@ -6,6 +6,7 @@
 //! cargo bench --bench echo -- --quick              # CI smoke, about a minute
 //! cargo bench --bench echo -- --servers netecho --scenarios pingpong --rounds 5
 //! cargo bench --bench echo -- --scenarios unix     # 100 x 512 B over a Unix socket file
+//! cargo bench --bench echo -- --scenarios udp      # 64 B and 1,400 B datagrams over UDP
 //! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
 //! ```
 //!
@@ -20,7 +21,13 @@
 //! listener (accepted sockets inherit it on Linux) and prints its address; in the `unix`
 //! scenario it binds a socket file in a temporary directory the bench makes for that run
 //! (netecho with `Listener::unix`, the baselines with their own library's `bind(path)`)
-//! and prints `unix:PATH`. The load comes
+//! and prints `unix:PATH`. In the `udp` scenarios netecho serves a `Listener::udp` (the
+//! standard guard, one UDP worker: its defaults), tokio-udp is tokio's `echo-udp` example
+//! with a 64 KiB buffer (`bench/servers`), and socat is the system's `socat -T 10
+//! UDP4-LISTEN:PORT,bind=127.0.0.1,fork PIPE` (a process per peer; its CPU time is that of
+//! its whole process tree), skipped with a message where socat is not installed; the load
+//! is the `loadgen` example's UDP mode (every reply checked byte for byte, a datagram with
+//! no reply within 1 s counted as lost), and req/s are replies/s. Otherwise the load comes
 //! from the `loadgen` example's client (one mio event loop, every echoed byte verified).
 //! Per run: connect everything, warm up, then measure requests/s, latency, and the
 //! server's CPU seconds (`/proc/<pid>/stat`) and peak memory (`VmHWM`); the idle scenario
@@ -77,6 +84,10 @@ mod servers;
 mod strace;
 #[path = "echo/table.rs"]
 mod table;
+// The loadgen example's UDP mode, shared likewise.
+#[allow(dead_code)]
+#[path = "../examples/loadgen/udp.rs"]
+mod udp_client;
 
 use std::process::ExitCode;
 
@@ -91,7 +102,7 @@ fn main() -> ExitCode {
     let args = parse_args();
     if let Some(kind) = args.serve {
         let workers = args.workers.unwrap_or_else(plan::cpus);
-        return servers::serve(kind, workers, args.unix.as_deref());
+        return servers::serve(kind, workers, args.unix.as_deref(), args.udp);
     }
     match Plan::new(&args).and_then(|mut plan| {
         if plan.needs_baselines() {
@@ -158,12 +169,13 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
         .flat_map(|sc| {
             plan.servers
                 .iter()
+                .filter(|srv| srv.serves(sc.transport))
                 .map(|srv| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
         })
         .collect();
     for round in 0..rounds {
-        for (si, sc) in plan.scenarios.iter().enumerate() {
-            for srv in plan.order(round) {
+        for sc in &plan.scenarios {
+            for srv in plan.order(round).into_iter().filter(|s| s.serves(sc.transport)) {
                 let tag = format!("{}-{}-r{}", sc.name, srv.name(), round + 1);
                 let result = measure::measure(srv, sc, &plan.setup, &tag);
                 eprintln!(
@@ -173,12 +185,12 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
                     srv.name(),
                     brief(&result)
                 );
-                let k = plan
-                    .servers
-                    .iter()
-                    .position(|s| *s == srv)
-                    .unwrap_or_default();
-                let cell = &mut cells[si * plan.servers.len() + k];
+                let Some(cell) = cells
+                    .iter_mut()
+                    .find(|c| c.scenario == sc.name && c.server == srv.name())
+                else {
+                    continue;
+                };
                 match result {
                     Ok(sample) => cell.rounds.push(sample),
                     Err(e) => cell.errors.push(e),
@@ -212,10 +224,14 @@ fn brief(result: &Result<Sample, String>) -> String {
             s.rss_per_conn_bytes.unwrap_or(0.0) / 1024.0
         ),
         Ok(s) => format!(
-            "{:>9.0} req/s  p99 {:>6.0} us  server CPU {:.2} s",
+            "{:>9.0} req/s  p99 {:>6.0} us  server CPU {:.2} s  {:>7.0} req/CPU-s{}",
             s.requests_per_s.unwrap_or(0.0),
             s.p99_us.unwrap_or(0.0),
-            s.server_cpu_s.unwrap_or(0.0)
+            s.server_cpu_s.unwrap_or(0.0),
+            s.requests_per_cpu_s.unwrap_or(0.0),
+            s.lost
+                .map(|l| format!("  lost {:.2}%", l * 100.0))
+                .unwrap_or_default()
         ),
         Err(e) => format!("FAILED: {e}"),
     }

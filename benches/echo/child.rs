@@ -1,14 +1,16 @@
 //! Starting a server in its own process, and making sure it is killed and reaped on every
 //! path. A Unix-socket server gets a fresh temporary directory for its socket file, removed
-//! after the server is killed.
+//! after the server is killed. socat, which forks a process per UDP peer, runs in a process
+//! group of its own, killed whole.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{self, BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -26,8 +28,10 @@ pub struct ServerProcess {
     /// Kept open: the child exits when it closes.
     _stdin: Option<ChildStdin>,
     pub pid: u32,
-    /// Where the server listens.
+    /// Where the server listens (a UDP server's address too, as `Target::Tcp`).
     pub target: Target,
+    /// The server's children are in its process group, to be killed with it.
+    group: bool,
     /// The socket file's directory, if any: removed when this is dropped, after the child.
     _dir: Option<TempDir>,
 }
@@ -41,8 +45,11 @@ impl ServerProcess {
         baselines: Option<&Path>,
         transport: Transport,
     ) -> Result<ServerProcess, String> {
+        if kind == ServerKind::Socat {
+            return ServerProcess::spawn_socat(workers, transport);
+        }
         let dir = match transport {
-            Transport::Tcp => None,
+            Transport::Tcp | Transport::Udp => None,
             Transport::Unix => Some(
                 tempfile::Builder::new()
                     .prefix("echo-bench-")
@@ -54,7 +61,7 @@ impl ServerProcess {
             .as_ref()
             .map(|d| d.path().join(format!("{}.sock", kind.name())));
         let mut child = kind
-            .command(workers, baselines, socket.as_deref())?
+            .command(workers, baselines, socket.as_deref(), transport, 0)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -66,6 +73,7 @@ impl ServerProcess {
             _stdin: child.stdin.take(),
             child,
             target: Target::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))),
+            group: false,
             _dir: dir,
         };
         let (tx, rx) = mpsc::channel();
@@ -95,13 +103,50 @@ impl ServerProcess {
                 target
             }
             None => {
-                let addr: SocketAddr = line.parse().map_err(|_| wrong())?;
+                // netecho prints a UDP listener as `udp:ADDR`, tokio-udp a bare address.
+                let addr = match transport {
+                    Transport::Udp => line.strip_prefix("udp:").unwrap_or(line),
+                    _ => line,
+                };
+                let addr: SocketAddr = addr.parse().map_err(|_| wrong())?;
                 if !addr.ip().is_loopback() {
                     return Err(format!("{} server bound {addr}, not loopback", kind.name()));
                 }
                 Target::Tcp(addr)
             }
         };
+        Ok(proc)
+    }
+
+    /// Starts socat on a free UDP port of 127.0.0.1 (one the kernel just gave out and
+    /// took back: socat cannot bind port 0 and tell) in a process group of its own, and
+    /// waits until it echoes a probe.
+    fn spawn_socat(workers: usize, transport: Transport) -> Result<ServerProcess, String> {
+        if transport != Transport::Udp {
+            return Err("socat is a UDP baseline here".into());
+        }
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|e| format!("cannot find a free UDP port: {e}"))?
+            .port();
+        let mut cmd: Command = ServerKind::Socat.command(workers, None, None, transport, port)?;
+        let mut child = cmd
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start socat (apt-get install socat): {e}"))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let proc = ServerProcess {
+            pid: child.id(),
+            _stdin: child.stdin.take(),
+            child,
+            target: Target::Tcp(addr),
+            group: true,
+            _dir: None,
+        };
+        probe_udp(addr).map_err(|e| format!("socat on {addr} did not echo a probe: {e}"))?;
         Ok(proc)
     }
 
@@ -115,8 +160,35 @@ impl ServerProcess {
     }
 }
 
+/// Sends a datagram to `addr` every 100 ms until it comes back, for up to [`STARTUP`].
+fn probe_udp(addr: SocketAddr) -> io::Result<()> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    socket.connect(addr)?;
+    socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let deadline = Instant::now() + STARTUP;
+    let mut buf = [0; 16];
+    loop {
+        // Until socat has bound, the kernel answers with ECONNREFUSED: try again.
+        let _ = socket.send(b"probe");
+        match socket.recv(&mut buf) {
+            Ok(n) if &buf[..n] == b"probe" => return Ok(()),
+            Ok(_) => return Err(io::Error::other("a wrong reply")),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        if self.group {
+            // The whole group: socat and the child it forked per peer.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.pid)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -53,6 +53,9 @@ pub struct Args {
     /// The server child listens on this Unix socket file instead of TCP (internal).
     #[arg(long, hide = true, requires = "serve")]
     pub unix: Option<PathBuf>,
+    /// The server child serves UDP on 127.0.0.1 instead of TCP (internal).
+    #[arg(long, hide = true, requires = "serve")]
+    pub udp: bool,
     /// Passed by `cargo bench`; without it (as under `cargo test`) only a smoke check runs.
     #[arg(long, hide = true)]
     pub bench: bool,

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::child::ServerProcess;
 use crate::client::{self, Config, Event, Mode};
 use crate::procfs;
-use crate::scenarios::Scenario;
+use crate::scenarios::{Scenario, Transport};
 use crate::servers::ServerKind;
 use crate::strace::Strace;
 
@@ -68,6 +68,9 @@ pub struct Sample {
     pub rss_per_conn_bytes: Option<f64>,
     /// Busiest over idlest connection (echo counts).
     pub spread: Option<f64>,
+    /// UDP: datagrams sent in the window that got no reply within the client's timeout,
+    /// as a fraction of those sent.
+    pub lost: Option<f64>,
 }
 
 impl Sample {
@@ -88,6 +91,7 @@ impl Sample {
             "peak_rss_kib": self.peak_rss_kib,
             "rss_per_conn_bytes": self.rss_per_conn_bytes,
             "spread": self.spread,
+            "lost": self.lost,
         })
     }
 }
@@ -117,6 +121,9 @@ pub fn measure(
         setup.baselines.as_deref(),
         sc.transport,
     )?;
+    if sc.transport == Transport::Udp {
+        return measure_udp(kind, sc, setup, tag, server);
+    }
     let pid = server.pid;
     let me = std::process::id();
     let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;
@@ -229,4 +236,104 @@ pub fn measure(
         .map(|c| report.requests as f64 / c);
     s.spread = Some(max as f64 / min.max(1) as f64);
     Ok(s)
+}
+
+/// The UDP scenarios: the loadgen example's UDP mode against `server`, with the server's
+/// CPU time (its whole process tree: socat forks) read as the measured window starts and
+/// ends, on this thread while the client runs on its own.
+fn measure_udp(
+    kind: ServerKind,
+    sc: &Scenario,
+    setup: &Setup,
+    tag: &str,
+    mut server: ServerProcess,
+) -> Result<Sample, String> {
+    let crate::client::Target::Tcp(addr) = server.target.clone() else {
+        return Err("a UDP server with no address".into());
+    };
+    let pid = server.pid;
+    let me = std::process::id();
+    let t = setup.timing;
+    let cfg = crate::udp_client::UdpConfig {
+        addr,
+        senders: sc.connections,
+        size: sc.size,
+        depth: sc.depth,
+        threads: setup.client_threads,
+        warmup: t.warmup,
+        duration: t.duration,
+        timeout: Duration::from_secs(1),
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let started = std::time::Instant::now();
+    let client = std::thread::spawn({
+        let cfg = cfg.clone();
+        move || crate::udp_client::run(&cfg)
+    });
+    let mut r = Readings::default();
+    let mut strace = None;
+    std::thread::sleep(t.warmup.saturating_sub(started.elapsed()));
+    if setup.show_pids {
+        eprintln!("    {} server pid {pid}: strace -c -f -p {pid}", kind.name());
+    }
+    if setup.strace {
+        strace = Strace::attach(pid, tag);
+    }
+    r.cpu0 = procfs::tree_cpu_seconds(pid).ok();
+    r.me0 = procfs::cpu_seconds(me).ok();
+    r.all0 = procfs::system_cpu().ok();
+    std::thread::sleep((t.warmup + t.duration).saturating_sub(started.elapsed()));
+    r.cpu1 = procfs::tree_cpu_seconds(pid).ok();
+    r.me1 = procfs::cpu_seconds(me).ok();
+    r.all1 = procfs::system_cpu().ok();
+    if let Some(s) = strace.take() {
+        s.finish();
+    }
+    let report = client
+        .join()
+        .map_err(|_| "the UDP client panicked".to_string())??;
+    server.check_alive()?;
+    if report.errors > 0 {
+        return Err(format!(
+            "{} errors, first: {}",
+            report.errors,
+            report.error_samples.join("; ")
+        ));
+    }
+    if report.replies == 0 {
+        return Err(format!("no reply in the measured window ({} sent)", report.sent));
+    }
+    let peak = procfs::status_kib(pid, "VmHWM").ok();
+    drop(server);
+
+    let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    let server_cpu_s = delta(r.cpu0, r.cpu1);
+    let client_cpu_s = delta(r.me0, r.me1);
+    let system = |f: fn(&procfs::SystemCpu) -> f64| Some(f(&r.all1?) - f(&r.all0?));
+    let steal_s = system(|c| c.steal);
+    let other = |busy: f64| Some((busy - steal_s? - server_cpu_s? - client_cpu_s?).max(0.0));
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let per_s = report.per_sec();
+    Ok(Sample {
+        requests_per_s: Some(per_s),
+        mb_per_s: Some(per_s * sc.size as f64 / 1e6),
+        p50_us: Some(us(Duration::from_nanos(report.latency.value_at_quantile(0.5)))),
+        p99_us: Some(us(Duration::from_nanos(report.latency.value_at_quantile(0.99)))),
+        max_us: Some(us(Duration::from_nanos(report.latency.max()))),
+        server_cpu_s,
+        client_cpu_s,
+        other_cpu_s: r
+            .all0
+            .zip(r.all1)
+            .map(|(a, b)| a.busy_until(&b))
+            .and_then(other),
+        steal_s,
+        softirq_s: system(|c| c.softirq),
+        requests_per_cpu_s: server_cpu_s
+            .filter(|&c| c > 0.0)
+            .map(|c| report.replies as f64 / c),
+        peak_rss_kib: peak.map(|k| k as f64),
+        lost: Some(report.lost as f64 / report.sent.max(1) as f64),
+        ..Sample::default()
+    })
 }

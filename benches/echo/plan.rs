@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::measure::{Setup, Timing};
-use crate::scenarios::{self, Scenario};
-use crate::servers::ServerKind;
+use crate::scenarios::{self, Scenario, Transport};
+use crate::servers::{ServerKind, socat_available};
 
 #[derive(Debug)]
 pub struct Plan {
@@ -49,7 +49,16 @@ impl Plan {
             servers: if smoke && args.servers.is_empty() {
                 vec![ServerKind::EchoServer]
             } else {
-                pick_servers(&args.servers)
+                let mut servers = pick_servers(&args.servers);
+                let udp = scenarios.iter().any(|s| s.transport == Transport::Udp);
+                if udp && servers.contains(&ServerKind::Socat) && !socat_available() {
+                    eprintln!(
+                        "echo bench: socat not found (Debian: apt-get install socat): \
+                         skipping its UDP runs"
+                    );
+                    servers.retain(|s| *s != ServerKind::Socat);
+                }
+                servers
             },
             scenarios,
             setup: Setup {

@@ -22,6 +22,50 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
     Ok((ticks(11)? + ticks(12)?) as f64 / USER_HZ)
 }
 
+/// User plus system CPU seconds used so far by `pid` and every process under it: each
+/// one's own time and that of its children it has reaped (socat forks a process per UDP
+/// peer). A descendant that exits between two readings moves into its parent's reaped
+/// time once reaped, so deltas stay right but for a child not yet reaped.
+pub fn tree_cpu_seconds(pid: u32) -> io::Result<f64> {
+    let mut by_parent: Vec<(u32, u32, f64)> = Vec::new();
+    for entry in fs::read_dir("/proc")? {
+        let Some(p) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Processes come and go while we read: skip those gone.
+        if let Ok((ppid, secs)) = stat_with_children(p) {
+            by_parent.push((p, ppid, secs));
+        }
+    }
+    let mut total = stat_with_children(pid)?.1;
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(p, ppid, secs) in &by_parent {
+            if ppid == parent {
+                total += secs;
+                frontier.push(p);
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// The parent pid of `pid`, and its utime + stime + cutime + cstime in seconds.
+fn stat_with_children(pid: u32) -> io::Result<(u32, f64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| -> io::Result<u64> {
+        fields.get(i).and_then(|f| f.parse().ok()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc stat format")
+        })
+    };
+    // stat(5) fields 4 (ppid), 14 to 17 (utime, stime, cutime, cstime), counted from the
+    // state (field 3) as 1, 11, 12, 13, 14.
+    let ticks = num(11)? + num(12)? + num(13)? + num(14)?;
+    Ok((num(1)? as u32, ticks as f64 / USER_HZ))
+}
+
 /// The whole machine's CPU time so far, all CPUs, from `/proc/stat`.
 #[derive(Debug, Clone, Copy)]
 pub struct SystemCpu {

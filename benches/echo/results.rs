@@ -165,6 +165,7 @@ fn median(rounds: &[Sample]) -> Option<Sample> {
         peak_rss_kib: m(|s| s.peak_rss_kib),
         rss_per_conn_bytes: m(|s| s.rss_per_conn_bytes),
         spread: m(|s| s.spread),
+        lost: m(|s| s.lost),
     })
 }
 

@@ -1,4 +1,5 @@
-//! The load scenarios: over TCP, and ping-pong over a Unix socket file.
+//! The load scenarios: over TCP, ping-pong over a Unix socket file, and datagrams over
+//! UDP.
 
 use crate::client::Mode;
 
@@ -9,6 +10,8 @@ pub enum Transport {
     Tcp,
     /// A Unix socket file in a temporary directory made for the run.
     Unix,
+    /// UDP on `127.0.0.1`, loaded by the `loadgen` example's UDP mode.
+    Udp,
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +23,8 @@ pub struct Scenario {
     pub connections: usize,
     /// Message size in bytes.
     pub size: usize,
+    /// Messages in flight per connection (UDP: per sender); 1 for ping-pong.
+    pub depth: usize,
 }
 
 impl Scenario {
@@ -31,6 +36,12 @@ impl Scenario {
         let over = match self.transport {
             Transport::Tcp => "",
             Transport::Unix => " over a Unix socket file",
+            Transport::Udp => {
+                return format!(
+                    "{} UDP senders x {} B datagrams, {} in flight each, every reply checked",
+                    self.connections, self.size, self.depth
+                );
+            }
         };
         let what = match self.mode {
             Mode::Idle => format!("{} idle connections, each echoed 1 byte", self.connections),
@@ -48,7 +59,7 @@ impl Scenario {
 }
 
 /// All scenarios; `quick` holds 1,000 idle connections instead of 10,000. `--scenarios unix`
-/// picks the Unix-socket one by prefix.
+/// picks the Unix-socket one by prefix, `--scenarios udp` the two UDP ones.
 pub fn all(quick: bool) -> Vec<Scenario> {
     let idle = if quick { 1_000 } else { 10_000 };
     vec![
@@ -58,6 +69,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 100,
             size: 512,
+            depth: 1,
         },
         Scenario {
             name: "pingpong-1000x64B",
@@ -65,6 +77,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 1000,
             size: 64,
+            depth: 1,
         },
         Scenario {
             name: "pingpong-10x64KiB",
@@ -72,6 +85,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 10,
             size: 65536,
+            depth: 1,
         },
         Scenario {
             name: "connect",
@@ -79,6 +93,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::Connect,
             connections: 32,
             size: 64,
+            depth: 1,
         },
         Scenario {
             name: "idle",
@@ -86,6 +101,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::Idle,
             connections: idle,
             size: 1,
+            depth: 1,
         },
         Scenario {
             name: "unix-100x512B",
@@ -93,6 +109,29 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 100,
             size: 512,
+            depth: 1,
+        },
+        Scenario {
+            name: "udp-64B",
+            transport: Transport::Udp,
+            mode: Mode::Pipeline,
+            connections: UDP_SENDERS,
+            size: 64,
+            depth: UDP_DEPTH,
+        },
+        Scenario {
+            name: "udp-1400B",
+            transport: Transport::Udp,
+            mode: Mode::Pipeline,
+            connections: UDP_SENDERS,
+            size: 1400,
+            depth: UDP_DEPTH,
         },
     ]
 }
+
+/// UDP senders (sockets, so peers) of the UDP scenarios: several, as a load test or a
+/// set of clients is, and few enough that socat's process per peer stays a fair match.
+const UDP_SENDERS: usize = 8;
+/// Datagrams in flight per UDP sender: enough that a server has a batch to take.
+const UDP_DEPTH: usize = 8;

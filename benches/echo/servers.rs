@@ -1,11 +1,13 @@
 //! The servers under test, how each is started, and the child-process side of `--serve`.
 //!
 //! netecho runs in this bench binary re-executed with `--serve netecho`; the baselines run
-//! in the `netecho-bench-servers` binary (`bench/servers/`, built by [`crate::baselines`]).
-//! Each server binds `127.0.0.1:0` (or, given `--unix PATH`, a Unix socket file at
-//! `PATH`), prints its address (`unix:PATH`) as the first line on stdout, and serves until
-//! it is killed. It also exits when its stdin closes, so no server outlives
-//! the bench process even if the bench is killed.
+//! in the `netecho-bench-servers` binary (`bench/servers/`, built by [`crate::baselines`]),
+//! but for socat, the Debian package's binary. Each server binds `127.0.0.1:0` (or, given
+//! `--unix PATH`, a Unix socket file at `PATH`; given `--udp`, a UDP socket), prints its
+//! address (`unix:PATH`, `udp:ADDR`) as the first line on stdout, and serves until it is
+//! killed. It also exits when its stdin closes, so no server outlives the bench process
+//! even if the bench is killed. socat prints nothing and cannot bind port 0 and tell:
+//! [`crate::child`] gives it a free port and asks it for an echo until it answers.
 
 #[path = "servers/ours.rs"]
 mod ours;
@@ -17,6 +19,8 @@ use std::process::{Command, ExitCode};
 use std::thread;
 
 use clap::ValueEnum;
+
+use crate::scenarios::Transport;
 
 /// A server implementation, by its `--servers` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -39,16 +43,24 @@ pub enum ServerKind {
     /// Bare single-threaded mio loop.
     #[value(name = "mio")]
     Mio,
+    /// UDP: tokio's `echo-udp` example, with a 64 KiB buffer.
+    #[value(name = "tokio-udp")]
+    TokioUdp,
+    /// UDP: `socat UDP4-LISTEN:PORT,fork PIPE`, a process per peer.
+    #[value(name = "socat")]
+    Socat,
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 6] = [
+    pub const ALL: [ServerKind; 8] = [
         ServerKind::EchoServer,
         ServerKind::Tokio,
         ServerKind::Tokio64k,
         ServerKind::TokioCopy,
         ServerKind::Threads,
         ServerKind::Mio,
+        ServerKind::TokioUdp,
+        ServerKind::Socat,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +71,18 @@ impl ServerKind {
             ServerKind::TokioCopy => "tokio-copy",
             ServerKind::Threads => "threads",
             ServerKind::Mio => "mio",
+            ServerKind::TokioUdp => "tokio-udp",
+            ServerKind::Socat => "socat",
+        }
+    }
+
+    /// Whether it serves `transport`: netecho serves them all, the UDP baselines only UDP,
+    /// the others only streams.
+    pub fn serves(self, transport: Transport) -> bool {
+        match self {
+            ServerKind::EchoServer => true,
+            ServerKind::TokioUdp | ServerKind::Socat => transport == Transport::Udp,
+            _ => transport != Transport::Udp,
         }
     }
 
@@ -66,23 +90,37 @@ impl ServerKind {
     pub fn is_tokio(self) -> bool {
         matches!(
             self,
-            ServerKind::Tokio | ServerKind::Tokio64k | ServerKind::TokioCopy
+            ServerKind::Tokio | ServerKind::Tokio64k | ServerKind::TokioCopy | ServerKind::TokioUdp
         )
     }
 
     /// Runs in the `netecho-bench-servers` binary rather than in this one.
     pub fn is_baseline(self) -> bool {
-        self != ServerKind::EchoServer
+        !matches!(self, ServerKind::EchoServer | ServerKind::Socat)
     }
 
     /// The command that starts this server with `workers` workers, on TCP or, given
-    /// `unix`, on that socket file; `baselines` is the `netecho-bench-servers` binary.
+    /// `unix`, on that socket file, or over UDP; `baselines` is the
+    /// `netecho-bench-servers` binary; `udp_port` the free port socat is to take.
     pub fn command(
         self,
         workers: usize,
         baselines: Option<&Path>,
         unix: Option<&Path>,
+        transport: Transport,
+        udp_port: u16,
     ) -> Result<Command, String> {
+        if self == ServerKind::Socat {
+            // As socat's users write a UDP echo: UDP4-LISTEN with `fork` (a child per
+            // peer, which `connect`s to it: without `fork` the first peer is the only
+            // one ever answered), PIPE echoing, and `-T` so that a peer's child goes
+            // after 10 s of silence instead of living forever. socat's own options.
+            let mut cmd = Command::new("socat");
+            cmd.arg("-T").arg("10");
+            cmd.arg(format!("UDP4-LISTEN:{udp_port},bind=127.0.0.1,fork"));
+            cmd.arg("PIPE");
+            return Ok(cmd);
+        }
         let workers = workers.to_string();
         let mut cmd = if self.is_baseline() {
             let exe = baselines.ok_or("the baseline servers were not built")?;
@@ -98,14 +136,28 @@ impl ServerKind {
         if let Some(path) = unix {
             cmd.arg("--unix").arg(path);
         }
+        if transport == Transport::Udp && self == ServerKind::EchoServer {
+            cmd.arg("--udp");
+        }
         Ok(cmd)
     }
 }
 
-/// Child-process entry point of `--serve`: run netecho until killed, on TCP or on the
-/// Unix socket file `unix`.
-pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>) -> ExitCode {
-    if kind.is_baseline() {
+/// Whether `socat` runs here (`socat -V`).
+pub fn socat_available() -> bool {
+    Command::new("socat")
+        .arg("-V")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Child-process entry point of `--serve`: run netecho until killed, on TCP, on the
+/// Unix socket file `unix`, or over UDP.
+pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>, udp: bool) -> ExitCode {
+    if kind != ServerKind::EchoServer {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
             kind.name()
@@ -131,7 +183,7 @@ pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>) -> ExitCode 
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match ours::run(workers, unix, &mut announce) {
+    match ours::run(workers, unix, udp, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

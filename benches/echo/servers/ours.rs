@@ -1,5 +1,7 @@
 //! The crate under test, started the way its example starts it (default options but
-//! `workers`): on `127.0.0.1:0`, or with `unix` on a Unix socket file (`Listener::unix`).
+//! `workers`): on `127.0.0.1:0`, or with `unix` on a Unix socket file (`Listener::unix`),
+//! or with `udp` as a UDP listener (`Listener::udp`: the standard guard, which does not
+//! limit loopback, and one UDP worker, its defaults) of a server with no other.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -9,11 +11,13 @@ use netecho::{Listener, TcpServer};
 pub fn run(
     workers: usize,
     unix: Option<&Path>,
+    udp: bool,
     announce: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     let builder = TcpServer::builder().workers(workers);
     let builder = match unix {
         Some(path) => builder.listener(Listener::unix(path)),
+        None if udp => builder.listener(Listener::udp((Ipv4Addr::LOCALHOST, 0))),
         None => builder.host(Ipv4Addr::LOCALHOST).port(0),
     };
     let server = builder.bind().map_err(|e| format!("netecho: bind: {e}"))?;
