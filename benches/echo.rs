@@ -23,9 +23,10 @@
 //! (netecho with `Listener::unix`, the baselines with their own library's `bind(path)`)
 //! and prints `unix:PATH`. In the `udp` scenarios netecho serves a `Listener::udp` (the
 //! standard guard, one UDP worker: its defaults), tokio-udp is tokio's `echo-udp` example
-//! with a 64 KiB buffer (`bench/servers`), and socat is the system's `socat -T 10
-//! UDP4-LISTEN:PORT,bind=127.0.0.1,fork PIPE` (a process per peer; its CPU time is that of
-//! its whole process tree), skipped with a message where socat is not installed; the load
+//! with a 64 KiB buffer (`bench/servers`), and socat is the system's `socat
+//! UDP4-RECVFROM:PORT,bind=127.0.0.1,fork PIPE` (a process per datagram, as its manual
+//! gives a UDP server; its CPU time is that of its whole process tree), skipped with a
+//! message where socat is not installed; the load
 //! is the `loadgen` example's UDP mode (every reply checked byte for byte, a datagram with
 //! no reply within 1 s counted as lost), and req/s are replies/s. Otherwise the load comes
 //! from the `loadgen` example's client (one mio event loop, every echoed byte verified).

@@ -23,8 +23,8 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
 }
 
 /// User plus system CPU seconds used so far by `pid` and every process under it: each
-/// one's own time and that of its children it has reaped (socat forks a process per UDP
-/// peer). A descendant that exits between two readings moves into its parent's reaped
+/// one's own time and that of its children it has reaped (socat forks a process per
+/// datagram). A descendant that exits between two readings moves into its parent's reaped
 /// time once reaped, so deltas stay right but for a child not yet reaped.
 pub fn tree_cpu_seconds(pid: u32) -> io::Result<f64> {
     let mut by_parent: Vec<(u32, u32, f64)> = Vec::new();

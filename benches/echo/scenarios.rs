@@ -131,7 +131,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
 }
 
 /// UDP senders (sockets, so peers) of the UDP scenarios: several, as a load test or a
-/// set of clients is, and few enough that socat's process per peer stays a fair match.
+/// set of clients is.
 const UDP_SENDERS: usize = 8;
 /// Datagrams in flight per UDP sender: enough that a server has a batch to take.
 const UDP_DEPTH: usize = 8;

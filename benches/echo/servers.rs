@@ -46,7 +46,7 @@ pub enum ServerKind {
     /// UDP: tokio's `echo-udp` example, with a 64 KiB buffer.
     #[value(name = "tokio-udp")]
     TokioUdp,
-    /// UDP: `socat UDP4-LISTEN:PORT,fork PIPE`, a process per peer.
+    /// UDP: `socat UDP4-RECVFROM:PORT,fork PIPE`, a process per datagram.
     #[value(name = "socat")]
     Socat,
 }
@@ -111,13 +111,13 @@ impl ServerKind {
         udp_port: u16,
     ) -> Result<Command, String> {
         if self == ServerKind::Socat {
-            // As socat's users write a UDP echo: UDP4-LISTEN with `fork` (a child per
-            // peer, which `connect`s to it: without `fork` the first peer is the only
-            // one ever answered), PIPE echoing, and `-T` so that a peer's child goes
-            // after 10 s of silence instead of living forever. socat's own options.
+            // As socat's manual gives a UDP server that answers any peer: UDP4-RECVFROM
+            // with `fork`, "each arriving packet ... handled by its own sub process",
+            // and PIPE, its echo. The other forms are not echoes: UDP4-LISTEN without
+            // `fork` answers its first peer only, and with `fork` (a process per peer) its
+            // PIPE, a byte stream, merges datagrams that queue in it into one reply.
             let mut cmd = Command::new("socat");
-            cmd.arg("-T").arg("10");
-            cmd.arg(format!("UDP4-LISTEN:{udp_port},bind=127.0.0.1,fork"));
+            cmd.arg(format!("UDP4-RECVFROM:{udp_port},bind=127.0.0.1,fork"));
             cmd.arg("PIPE");
             return Ok(cmd);
         }
