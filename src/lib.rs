@@ -25,7 +25,9 @@
 //! whole, with a sans-IO [`DatagramHandler`] for other answers, behind a
 //! [`GuardPolicy`] on by default (no answers to sources that cannot be
 //! clients, to services that answer back or to our own port; per-source and
-//! global rates), so it is safe to expose.
+//! global rates), so it is safe to expose. A [`Listener::udp`] joins a
+//! [`TcpServer`] beside its TCP and Unix listeners, under one
+//! [`ServerHandle`].
 //!
 //! Start with the [guide] (call order, rules, testing, two protocols walked
 //! through), the [test kit](testing), and the examples: the classic services
@@ -123,7 +125,7 @@
 //! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
 //! | transports | `transport::{tcp, unix}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials |
 //! | driver | `metrics`, `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0 (pause follows here), timers, wake-ups; what they record |
-//! | server | `builder`, `listener`, `server`, `systemd`, `upgrade` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation; handing the sockets to a successor |
+//! | server | `builder`, `listener`, `server`, `systemd`, `upgrade` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; UDP listeners, run as [`UdpServer`]s beside the driver's workers; socket activation; handing the sockets to a successor |
 //!
 //! `context.rs` holds [`Conn`], the handler's view of a connection;
 //! `state_machine.rs` holds the connection itself, which the handler never
