@@ -176,7 +176,11 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
         .collect();
     for round in 0..rounds {
         for sc in &plan.scenarios {
-            for srv in plan.order(round).into_iter().filter(|s| s.serves(sc.transport)) {
+            for srv in plan
+                .order(round)
+                .into_iter()
+                .filter(|s| s.serves(sc.transport))
+            {
                 let tag = format!("{}-{}-r{}", sc.name, srv.name(), round + 1);
                 let result = measure::measure(srv, sc, &plan.setup, &tag);
                 eprintln!(

@@ -274,7 +274,10 @@ fn measure_udp(
     let mut strace = None;
     std::thread::sleep(t.warmup.saturating_sub(started.elapsed()));
     if setup.show_pids {
-        eprintln!("    {} server pid {pid}: strace -c -f -p {pid}", kind.name());
+        eprintln!(
+            "    {} server pid {pid}: strace -c -f -p {pid}",
+            kind.name()
+        );
     }
     if setup.strace {
         strace = Strace::attach(pid, tag);
@@ -301,7 +304,10 @@ fn measure_udp(
         ));
     }
     if report.replies == 0 {
-        return Err(format!("no reply in the measured window ({} sent)", report.sent));
+        return Err(format!(
+            "no reply in the measured window ({} sent)",
+            report.sent
+        ));
     }
     let peak = procfs::status_kib(pid, "VmHWM").ok();
     drop(server);
@@ -317,8 +323,12 @@ fn measure_udp(
     Ok(Sample {
         requests_per_s: Some(per_s),
         mb_per_s: Some(per_s * sc.size as f64 / 1e6),
-        p50_us: Some(us(Duration::from_nanos(report.latency.value_at_quantile(0.5)))),
-        p99_us: Some(us(Duration::from_nanos(report.latency.value_at_quantile(0.99)))),
+        p50_us: Some(us(Duration::from_nanos(
+            report.latency.value_at_quantile(0.5),
+        ))),
+        p99_us: Some(us(Duration::from_nanos(
+            report.latency.value_at_quantile(0.99),
+        ))),
         max_us: Some(us(Duration::from_nanos(report.latency.max()))),
         server_cpu_s,
         client_cpu_s,

@@ -29,7 +29,11 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
 pub fn tree_cpu_seconds(pid: u32) -> io::Result<f64> {
     let mut by_parent: Vec<(u32, u32, f64)> = Vec::new();
     for entry in fs::read_dir("/proc")? {
-        let Some(p) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(p) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         // Processes come and go while we read: skip those gone.

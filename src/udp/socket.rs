@@ -1,6 +1,7 @@
 //! The UDP transport: socket creation (socket2) and batched receive and send
-//! (quinn-udp: `recvmmsg`, GRO and GSO where the kernel has them). Nothing
-//! here decides anything about a datagram.
+//! (quinn-udp: `recvmmsg`, GRO and GSO where the kernel has them; nix:
+//! `sendmmsg` on Linux, which quinn-udp 0.6 lacks). Nothing here decides
+//! anything about a datagram.
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -170,5 +171,75 @@ impl Transport {
     /// How many datagrams one GSO send may carry now (1 without GSO).
     pub(crate) fn max_segments(&self) -> usize {
         self.state.max_gso_segments()
+    }
+}
+
+/// Datagrams one [`SendBatch`] sends with one system call at most.
+pub(crate) const SEND_BATCH: usize = quinn_udp::BATCH_SIZE;
+
+/// Sends several plain datagrams (no GSO, no source address to set) with
+/// one `sendmmsg` on Linux and Android; elsewhere one `sendmsg` each. Its
+/// buffers are made once, on the worker's thread (they hold raw pointers,
+/// so the value is not `Send`).
+pub(crate) struct SendBatch {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+}
+
+impl SendBatch {
+    pub(crate) fn new() -> Self {
+        SendBatch {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            headers: nix::sys::socket::MultiHeaders::preallocate(SEND_BATCH, None),
+        }
+    }
+}
+
+impl Transport {
+    /// Sends `datagrams` (at most [`SEND_BATCH`]), each `(bytes,
+    /// destination)`, in order, with one `sendmmsg`; returns how many the
+    /// kernel took (at least one), `WouldBlock` when the send buffer is full,
+    /// or the error of the first one (the others are not tried).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn send_batch(
+        &self,
+        batch: &mut SendBatch,
+        datagrams: &[(&[u8], SocketAddr)],
+    ) -> io::Result<usize> {
+        use nix::sys::socket::{MsgFlags, SockaddrStorage, sendmmsg};
+        use std::io::IoSlice;
+        use std::os::fd::AsRawFd;
+
+        let n = datagrams.len().min(SEND_BATCH);
+        let mut iovs: [[IoSlice<'_>; 1]; SEND_BATCH] = [[IoSlice::new(&[])]; SEND_BATCH];
+        let mut addrs: [Option<SockaddrStorage>; SEND_BATCH] = [None; SEND_BATCH];
+        for (i, (bytes, dest)) in datagrams[..n].iter().enumerate() {
+            iovs[i] = [IoSlice::new(bytes)];
+            addrs[i] = Some(SockaddrStorage::from(*dest));
+        }
+        let no_cmsgs: [nix::sys::socket::ControlMessage<'_>; 0] = [];
+        let sent = sendmmsg(
+            self.socket.as_raw_fd(),
+            &mut batch.headers,
+            iovs[..n].iter(),
+            &addrs[..n],
+            no_cmsgs,
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
+        Ok(sent.count())
+    }
+
+    /// One `sendmsg` per datagram where there is no `sendmmsg`.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn send_batch(
+        &self,
+        _batch: &mut SendBatch,
+        datagrams: &[(&[u8], SocketAddr)],
+    ) -> io::Result<usize> {
+        let (bytes, dest) = datagrams
+            .first()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        self.send(bytes, None, *dest, None).map(|()| 1)
     }
 }

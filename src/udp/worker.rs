@@ -18,7 +18,7 @@ use crate::stats::bump;
 use crate::udp::guard::{DropReason, Guard};
 use crate::udp::handler::{DatagramHandler, Reply, ReplyKind};
 use crate::udp::server::UdpShared;
-use crate::udp::socket::{SLOT, Transport};
+use crate::udp::socket::{SEND_BATCH, SLOT, SendBatch, Transport};
 use crate::udp::stats::UdpCounters;
 
 /// The token of each worker's waker.
@@ -140,6 +140,7 @@ impl UdpSeed {
             handler,
             outs: Vec::with_capacity(quinn_udp::BATCH_SIZE),
             sent: 0,
+            batch: SendBatch::new(),
             arena: Vec::new(),
             tally: Tally::default(),
             errors_in_a_row: 0,
@@ -178,6 +179,8 @@ struct Worker {
     /// Replies of the current batch, sent in order; `outs[..sent]` are done.
     outs: Vec<Out>,
     sent: usize,
+    /// `sendmmsg`'s buffers.
+    batch: SendBatch,
     /// The bytes of replies that are not echoes, for the current batch.
     arena: Vec<u8>,
     tally: Tally,
@@ -404,14 +407,32 @@ impl Worker {
     }
 
     /// Sends the queued replies; false if the socket's send buffer filled
-    /// up first (the rest wait for a writable event).
+    /// up first (the rest wait for a writable event). Runs of plain
+    /// datagrams go out with one `sendmmsg`; GSO runs and replies that name
+    /// their source address with one `sendmsg` each.
     fn flush(&mut self) -> bool {
         while self.sent < self.outs.len() {
+            let plain = |o: &Out| o.segment.is_none() && o.src_ip.is_none();
+            let run = self.outs[self.sent..]
+                .iter()
+                .take(SEND_BATCH)
+                .take_while(|o| plain(o))
+                .count();
+            if run > 1 {
+                match self.send_run(run) {
+                    Some(n) => {
+                        for out in &self.outs[self.sent..self.sent + n] {
+                            self.tally.answered += out.count;
+                            self.tally.bytes_sent += out.len as u64;
+                        }
+                        self.sent += n;
+                        continue;
+                    }
+                    None => return false,
+                }
+            }
             let out = self.outs[self.sent];
-            let bytes = match out.source {
-                Source::Slot(slot) => &self.transport.slot(slot)[out.start..out.start + out.len],
-                Source::Arena => &self.arena[out.start..out.start + out.len],
-            };
+            let bytes = reply_bytes(&self.transport, &self.arena, &out);
             match self
                 .transport
                 .send(bytes, out.segment, out.dest, out.src_ip)
@@ -421,12 +442,7 @@ impl Worker {
                     self.tally.bytes_sent += out.len as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(e) => {
-                    // EMSGSIZE, an unreachable network, an ICMP error
-                    // reported here: one peer's trouble.
-                    self.tally.send_errors += out.count;
-                    log::debug!("udp reply to {} failed: {e}", out.dest);
-                }
+                Err(e) => self.send_failed(&out, &e),
             }
             self.sent += 1;
         }
@@ -434,6 +450,38 @@ impl Worker {
         self.arena.clear();
         self.sent = 0;
         true
+    }
+
+    /// Sends the `run` plain replies from `sent` with one `sendmmsg`;
+    /// returns how many are done (sent, or the first one failed and was
+    /// counted), `None` when the send buffer is full.
+    fn send_run(&mut self, run: usize) -> Option<usize> {
+        let mut datagrams: [(&[u8], SocketAddr); SEND_BATCH] =
+            [(&[], SocketAddr::from(([0, 0, 0, 0], 0))); SEND_BATCH];
+        for (i, out) in self.outs[self.sent..self.sent + run].iter().enumerate() {
+            datagrams[i] = (reply_bytes(&self.transport, &self.arena, out), out.dest);
+        }
+        match self
+            .transport
+            .send_batch(&mut self.batch, &datagrams[..run])
+        {
+            Ok(n) => Some(n.max(1)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                // The first datagram's error; the next call tries the rest.
+                let out = self.outs[self.sent];
+                self.send_failed(&out, &e);
+                self.sent += 1;
+                Some(0)
+            }
+        }
+    }
+
+    /// EMSGSIZE, an unreachable network, an ICMP error reported here: one
+    /// peer's trouble, counted.
+    fn send_failed(&mut self, out: &Out, e: &io::Error) {
+        self.tally.send_errors += out.count;
+        log::debug!("udp reply to {} failed: {e}", out.dest);
     }
 
     fn warn_panic(&mut self, peer: SocketAddr, panic: &(dyn Any + Send), now: Instant) {
@@ -457,5 +505,13 @@ impl Worker {
                 message.escape_debug()
             );
         }
+    }
+}
+
+/// The bytes of a queued reply: in a receive slot (an echo) or the arena.
+fn reply_bytes<'a>(transport: &'a Transport, arena: &'a [u8], out: &Out) -> &'a [u8] {
+    match out.source {
+        Source::Slot(slot) => &transport.slot(slot)[out.start..out.start + out.len],
+        Source::Arena => &arena[out.start..out.start + out.len],
     }
 }
