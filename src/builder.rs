@@ -30,6 +30,9 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
+    /// TLS on every connection, when set.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls_transport::TlsAcceptor>,
 }
 
 /// Default for [`TcpServerBuilder::backlog`].
@@ -87,13 +90,15 @@ pub struct TcpServerBuilder {
     max_connections: usize,
     idle_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls_config::TlsConfig>,
     factory: Factory,
 }
 
 impl fmt::Debug for TcpServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpServerBuilder")
-            .field("host", &self.host)
+        let mut d = f.debug_struct("TcpServerBuilder");
+        d.field("host", &self.host)
             .field("port", &self.port)
             .field("addr", &self.addr)
             .field("reuse_address", &self.reuse_address)
@@ -109,8 +114,10 @@ impl fmt::Debug for TcpServerBuilder {
             .field("write_buffer_limit", &self.write_buffer_limit)
             .field("max_connections", &self.max_connections)
             .field("idle_timeout", &self.idle_timeout)
-            .field("write_timeout", &self.write_timeout)
-            .finish_non_exhaustive()
+            .field("write_timeout", &self.write_timeout);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -134,6 +141,8 @@ impl Default for TcpServerBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: None,
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+            #[cfg(feature = "tls")]
+            tls: None,
             factory: Arc::new(|| Box::new(Echo)),
         }
     }
@@ -272,6 +281,31 @@ impl TcpServerBuilder {
         self
     }
 
+    /// Speaks TLS on every connection, with this certificate and these
+    /// options: the handler sees plaintext only, after the handshake, and
+    /// learns what it negotiated from [`Conn::tls`](crate::Conn::tls).
+    /// Default: plain TCP. Needs the `tls` feature.
+    ///
+    /// The files are read and checked at [`bind`](Self::bind).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{TcpServer, TlsConfig};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let missing = TlsConfig::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem");
+    /// let err = TcpServer::builder().port(0).tls(missing).bind().unwrap_err();
+    /// assert!(err.to_string().contains("/nonexistent/cert.pem"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls_config::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// The handler factory, called once per connection on the worker that
     /// serves it. Default: [`Echo`].
     pub fn handler<F, H>(mut self, factory: F) -> Self
@@ -363,6 +397,18 @@ impl TcpServerBuilder {
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
             write_timeout: self.write_timeout,
+            #[cfg(feature = "tls")]
+            tls: match &self.tls {
+                Some(tls) => {
+                    let (handshake_timeout, max_handshakes) = tls.handshake_limits();
+                    Some(crate::tls_transport::TlsAcceptor {
+                        config: tls.build()?,
+                        handshake_timeout,
+                        max_handshakes,
+                    })
+                }
+                None => None,
+            },
         })
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::push::{ConnHandle, ConnState, Route};
+use crate::tls_info::TlsInfo;
 
 /// What the handler asked of the connection's timer in one callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct Conn {
     key: usize,
     id: u64,
     state: Option<Arc<ConnState>>,
+    /// What a TLS handshake negotiated, lent by the connection for a callback.
+    tls: Option<Box<TlsInfo>>,
     route: Route,
 }
 
@@ -68,6 +71,7 @@ impl Conn {
             key: 0,
             id: 0,
             state: None,
+            tls: None,
             route,
         }
     }
@@ -103,6 +107,38 @@ impl Conn {
         self.now = now;
         self.abort = false;
         self.state = state;
+    }
+
+    /// Lends the connection's TLS details for a callback; taken back by
+    /// [`take_tls`](Conn::take_tls).
+    pub(crate) fn lend_tls(&mut self, tls: Option<Box<TlsInfo>>) {
+        self.tls = tls;
+    }
+
+    /// Ends a callback: gives back the connection's TLS details.
+    pub(crate) fn take_tls(&mut self) -> Option<Box<TlsInfo>> {
+        self.tls.take()
+    }
+
+    /// What the TLS handshake negotiated (ALPN, SNI, the client's
+    /// certificates), from `on_open` on; `None` on a connection without TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Conn, Handler};
+    ///
+    /// struct WhoAreYou;
+    /// impl Handler for WhoAreYou {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         let sni = conn.tls().and_then(|tls| tls.server_name()).unwrap_or("-");
+    ///         let reply = format!("you asked for {sni}\n");
+    ///         conn.write(reply.as_bytes());
+    ///     }
+    /// }
+    /// ```
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_deref()
     }
 
     /// Ends a callback: gives back the connection's handle state.

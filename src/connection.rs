@@ -18,6 +18,7 @@ use crate::conn::{Conn, TimerRequest};
 use crate::handler::{CloseReason, Handler};
 use crate::push::{Command, ConnState};
 use crate::stats::{Counters, bump};
+use crate::tls_info::TlsInfo;
 
 /// Reads done for one readiness event before the connection yields to others.
 const READ_BUDGET: usize = 16;
@@ -38,12 +39,52 @@ enum Due {
 }
 
 /// A byte stream the connection reads and writes, non-blocking.
+///
+/// A transport with a protocol of its own (TLS) implements it over the
+/// stream it wraps and shows the connection plaintext only; the provided
+/// methods are what such a transport adds, and a plain socket keeps their
+/// defaults.
 pub(crate) trait Stream: Read + Write {
-    /// Shuts down the write side (sends FIN).
+    /// Shuts down the write side (sends FIN; TLS: close_notify, then FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
 
     /// Makes the coming close a reset (RST) that drops unsent data.
     fn abort(&mut self) -> io::Result<()>;
+
+    /// Moves a handshake on: `Ok(true)` once the stream carries application
+    /// data (at once for a plain socket), `Ok(false)` while it waits.
+    fn handshake(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// How long the handshake may take, if there is one.
+    fn handshake_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// What the handshake negotiated, for the handler.
+    fn tls_info(&self) -> Option<Box<TlsInfo>> {
+        None
+    }
+
+    /// The stream holds output that `write` counted as taken but the socket
+    /// has not (TLS records): flush it (`Write::flush`) when writable, and do
+    /// not close before it is out.
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    /// A short read stopped with input left although the socket may be
+    /// empty (decrypted data, the peer's close): read again at once.
+    fn has_buffered_input(&self) -> bool {
+        false
+    }
+
+    /// Closing sends a message of the protocol (TLS close_notify), so even a
+    /// connection whose peer is done goes through `shutdown_write`.
+    fn closes_with_message(&self) -> bool {
+        false
+    }
 }
 
 impl Stream for mio::net::TcpStream {
@@ -113,6 +154,13 @@ pub(crate) struct Connection<S> {
     /// The driver saw the peer's EOF (or an error) announced: reads go on
     /// until they return it, whatever their size.
     hup: bool,
+    /// The handshake (if any) is over and the handler was told `on_open`.
+    opened: bool,
+    /// When an unfinished handshake times out; `Some` while it counts in
+    /// the worker's handshakes in progress.
+    handshake_deadline: Option<Instant>,
+    /// What the TLS handshake negotiated, lent to `Conn` for each callback.
+    tls: Option<Box<TlsInfo>>,
 }
 
 impl<S: Stream> Connection<S> {
@@ -147,6 +195,9 @@ impl<S: Stream> Connection<S> {
             drain_wanted: false,
             more_to_read: false,
             hup: false,
+            opened: false,
+            handshake_deadline: None,
+            tls: None,
         }
     }
 
@@ -188,13 +239,49 @@ impl<S: Stream> Connection<S> {
         self.pending.len()
     }
 
-    /// The connection just opened: tells the handler.
+    /// The connection just opened, or its handshake may have moved on: once
+    /// the handshake (if any) is done, tells the handler.
     pub(crate) fn open(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            match self.stream.handshake() {
+                Ok(true) => {}
+                Ok(false) => {
+                    if self.handshake_deadline.is_none() {
+                        let timeout = self.stream.handshake_timeout().unwrap_or(DRAIN_TIMEOUT);
+                        self.handshake_deadline = Some(io.now + timeout);
+                        bump(&io.counters.tls_handshaking, 1);
+                    }
+                    return Step::Open;
+                }
+                Err(e) => {
+                    log::debug!("tls handshake with {} failed: {e}", self.peer);
+                    bump(&io.counters.tls_handshake_errors, 1);
+                    return Step::Close(CloseReason::HandshakeFailed);
+                }
+            }
+            self.opened = true;
+            self.tls = self.stream.tls_info();
+            if self.tls.is_some() {
+                bump(&io.counters.tls_handshakes, 1);
+            }
+            if self.handshake_deadline.take().is_some() {
+                bump(&io.counters.tls_handshaking, u64::MAX);
+            }
+            self.last_read = io.now;
+        }
         self.callback(io, |h, c| h.on_open(c))
     }
 
     /// The socket may have bytes to read.
     pub(crate) fn readable(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            let step = self.open(io);
+            if !self.opened || step != Step::Open {
+                // Input that came with the handshake's end is read later.
+                self.more_to_read = self.opened;
+                return step;
+            }
+        }
         if let Some(reason) = self.closing {
             return if self.fin_sent {
                 self.drain(io, reason)
@@ -243,7 +330,7 @@ impl<S: Stream> Connection<S> {
             // A short read emptied the socket's receive queue: skip the read
             // that would only say `WouldBlock`. New data raises a new event;
             // an EOF the event already announced does not, so read on then.
-            if n < io.buf.len() && !self.hup {
+            if n < io.buf.len() && !self.hup && !self.stream.has_buffered_input() {
                 return Step::Open;
             }
         }
@@ -326,6 +413,28 @@ impl<S: Stream> Connection<S> {
 
     /// The socket may take more output.
     pub(crate) fn writable(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            let step = self.open(io);
+            if self.opened && step == Step::Open {
+                // Input may have come with the handshake's end.
+                self.more_to_read = true;
+                return Step::Yield;
+            }
+            return step;
+        }
+        if self.stream.wants_write() {
+            // Output the stream holds (TLS records) goes first.
+            if let Err(e) = self.stream.flush() {
+                return Step::Close(CloseReason::from_io(&e));
+            }
+            if self.pending.is_empty() {
+                if !self.stream.wants_write() {
+                    self.stalled_since = None;
+                }
+                let step = self.advance(io);
+                return self.settle(step);
+            }
+        }
         if self.pending.is_empty() {
             return Step::Open;
         }
@@ -348,6 +457,10 @@ impl<S: Stream> Connection<S> {
 
     /// The server is shutting down: finish writing, then close gracefully.
     pub(crate) fn shutdown(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            // A handshake in progress is dropped: the handler never saw it.
+            return Step::Close(CloseReason::Shutdown);
+        }
         if self.closing.is_none() {
             self.closing = Some(CloseReason::Shutdown);
         }
@@ -357,6 +470,7 @@ impl<S: Stream> Connection<S> {
     /// The earliest time [`on_timer`](Self::on_timer) has something to do.
     pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
         [
+            self.handshake_deadline,
             self.drain_deadline(),
             self.write_deadline(config),
             self.timer_deadline(),
@@ -379,6 +493,11 @@ impl<S: Stream> Connection<S> {
     pub(crate) fn on_timer(&mut self, io: &mut Io<'_>) -> Step {
         let now = io.now;
         let due = |at: Option<Instant>| at.filter(|&at| at <= now);
+        if due(self.handshake_deadline).is_some() {
+            log::debug!("tls handshake with {} timed out", self.peer);
+            bump(&io.counters.tls_handshake_timeouts, 1);
+            return Step::Close(CloseReason::HandshakeTimeout);
+        }
         let mut timer_done = false;
         let mut idle_done = false;
         loop {
@@ -456,6 +575,13 @@ impl<S: Stream> Connection<S> {
 
     /// The connection is removed: tells the handler, then closes the socket.
     pub(crate) fn finish(mut self, reason: CloseReason, counters: &Counters) {
+        if self.handshake_deadline.is_some() {
+            bump(&counters.tls_handshaking, u64::MAX);
+        }
+        if !self.opened {
+            // The handler never saw the connection (its handshake failed).
+            return;
+        }
         let handler = &mut self.handler;
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))) {
             bump(&counters.handler_panics, 1);
@@ -468,7 +594,8 @@ impl<S: Stream> Connection<S> {
     }
 
     fn idle_applies(&self) -> bool {
-        self.closing.is_none() && !self.read_closed && !self.read_paused && !self.user_paused
+        self.opened
+            && self.closing.is_none() && !self.read_closed && !self.read_paused && !self.user_paused
     }
 
     fn callback(&mut self, io: &mut Io<'_>, f: impl FnOnce(&mut dyn Handler, &mut Conn)) -> Step {
@@ -496,9 +623,11 @@ impl<S: Stream> Connection<S> {
             write_closed,
             self.state.take(),
         );
+        conn.lend_tls(self.tls.take());
         let handler = &mut *self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| f(handler, conn)));
         self.state = conn.finish();
+        self.tls = conn.take_tls();
         if let Err(panic) = result {
             bump(&counters.handler_panics, 1);
             log::warn!(
@@ -559,10 +688,14 @@ impl<S: Stream> Connection<S> {
         counters: &Counters,
         conn: &mut Conn,
     ) -> Step {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || self.stream.wants_write() {
             return Step::Open;
         }
-        if let (Some(reason), true) = (self.closing, self.read_closed) {
+        if let (Some(reason), true, false) = (
+            self.closing,
+            self.read_closed,
+            self.stream.closes_with_message(),
+        ) {
             // The peer is done and everything is written: `close` sends the
             // FIN (nothing unread, so no reset); a `shutdown` first would
             // only cost a system call.
@@ -572,6 +705,15 @@ impl<S: Stream> Connection<S> {
             self.fin_sent = true;
             if let Err(e) = self.stream.shutdown_write() {
                 return Step::Close(CloseReason::from_io(&e));
+            }
+            if self.stream.wants_write() {
+                // TLS: close_notify waits for the socket; closing now would
+                // lose it. Writable events flush it, then come back here.
+                self.stalled_since.get_or_insert(now);
+                if self.closing.is_some() && !self.read_closed {
+                    self.drain_deadline.get_or_insert(now + DRAIN_TIMEOUT);
+                }
+                return Step::Open;
             }
         }
         match self.closing {
@@ -662,6 +804,9 @@ impl<S: Stream> Connection<S> {
         if sent < data.len() {
             self.pending.extend_from_slice(&data[sent..]);
             self.stalled_since = Some(now);
+        } else if self.stream.wants_write() {
+            // The stream (TLS) holds records the socket refused.
+            self.stalled_since.get_or_insert(now);
         }
         Ok(())
     }
@@ -688,7 +833,7 @@ impl<S: Stream> Connection<S> {
         if sent == self.pending.len() {
             // Give the memory back: an idle connection holds no buffer.
             self.pending = Vec::new();
-            self.stalled_since = None;
+            self.stalled_since = self.stream.wants_write().then_some(now);
         } else {
             self.pending.drain(..sent);
         }

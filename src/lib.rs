@@ -125,7 +125,15 @@ mod push;
 mod server;
 mod socket;
 mod stats;
+mod stream;
 pub mod testing;
+#[cfg(feature = "tls")]
+mod tls_config;
+mod tls_info;
+// The transports' home (the `listeners` branch makes this a module of its own).
+#[cfg(feature = "tls")]
+#[path = "transport/tls.rs"]
+mod tls_transport;
 mod worker;
 
 pub use builder::{
@@ -138,3 +146,11 @@ pub use handler::{CloseReason, Echo, Handler};
 pub use push::{ConnHandle, PushError};
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;
+#[cfg(feature = "tls")]
+pub use tls_config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig};
+pub use tls_info::TlsInfo;
+
+/// rustls, re-exported so that a `ServerConfig` for
+/// [`TlsConfig::from_rustls`] comes from the same version as this crate's.
+#[cfg(feature = "tls")]
+pub use rustls;

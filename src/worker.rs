@@ -24,6 +24,9 @@ use crate::push::{Push, Route};
 use crate::server::Shared;
 use crate::socket;
 use crate::stats::bump;
+use crate::stream::NetStream;
+#[cfg(feature = "tls")]
+use std::sync::atomic::Ordering::Relaxed;
 
 /// The token of each worker's waker.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -51,7 +54,7 @@ pub(crate) enum Msg {
 
 /// A connection and the driver's bookkeeping for it.
 struct Entry {
-    conn: Connection<TcpStream>,
+    conn: Connection<NetStream>,
     /// The deadline of this connection's newest entry in the timer heap.
     timer_at: Option<Instant>,
 }
@@ -260,7 +263,7 @@ impl Worker {
         &mut self,
         key: usize,
         now: Instant,
-        f: impl FnOnce(&mut Connection<TcpStream>, &mut Io<'_>) -> Step,
+        f: impl FnOnce(&mut Connection<NetStream>, &mut Io<'_>) -> Step,
     ) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
@@ -485,14 +488,20 @@ impl Worker {
     }
 
     /// Takes a new connection: options, registration, handler, `on_open`.
-    fn register(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+    fn register(&mut self, tcp: TcpStream, peer: SocketAddr, now: Instant) {
         let shared = Arc::clone(&self.shared);
         let counters = &shared.counters[self.index];
-        if let Err(e) = socket::configure_accepted(&stream, &shared.config) {
+        let Some(mut stream) = self.wrap(tcp, peer) else {
+            bump(&counters.closed, 1);
+            self.release_slot();
+            return;
+        };
+        let stream_ref = stream.tcp();
+        if let Err(e) = socket::configure_accepted(stream_ref, &shared.config) {
             log::debug!("failed to set options on the connection from {peer}: {e}");
         }
         let local = if shared.local_addr.ip().is_unspecified() {
-            stream.local_addr().unwrap_or(shared.local_addr)
+            stream_ref.local_addr().unwrap_or(shared.local_addr)
         } else {
             shared.local_addr
         };
@@ -534,6 +543,33 @@ impl Worker {
             Step::Open if shutting_down => conn.shutdown(io),
             step => step,
         });
+    }
+
+    /// The connection's stream: TLS over the socket if the server speaks
+    /// TLS; `None` (the socket closes) when this worker already has its
+    /// cap of handshakes in progress.
+    #[cfg_attr(not(feature = "tls"), allow(clippy::unused_self, unused_variables))]
+    fn wrap(&self, tcp: TcpStream, peer: SocketAddr) -> Option<NetStream> {
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = &self.shared.config.tls {
+            let counters = &self.shared.counters[self.index];
+            let handshaking = counters.tls_handshaking.load(Relaxed);
+            if handshaking >= acceptor.max_handshakes as u64 {
+                bump(&counters.tls_refused, 1);
+                log::debug!(
+                    "refused the tls connection from {peer}: {handshaking} handshakes in progress"
+                );
+                return None;
+            }
+            return match acceptor.accept(tcp) {
+                Ok(tls) => Some(NetStream::Tls(Box::new(tls))),
+                Err(e) => {
+                    log::warn!("cannot start tls for {peer}: {e}");
+                    None
+                }
+            };
+        }
+        Some(NetStream::Tcp(tcp))
     }
 
     /// Stops accepting (closing the port) and closes every connection
