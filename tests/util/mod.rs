@@ -335,3 +335,6 @@ impl Events {
         self.rx.try_recv().ok()
     }
 }
+
+#[cfg(feature = "tls")]
+pub mod tls;
