@@ -595,7 +595,10 @@ impl<S: Stream> Connection<S> {
 
     fn idle_applies(&self) -> bool {
         self.opened
-            && self.closing.is_none() && !self.read_closed && !self.read_paused && !self.user_paused
+            && self.closing.is_none()
+            && !self.read_closed
+            && !self.read_paused
+            && !self.user_paused
     }
 
     fn callback(&mut self, io: &mut Io<'_>, f: impl FnOnce(&mut dyn Handler, &mut Conn)) -> Step {

@@ -111,7 +111,12 @@ impl Stream for NetStream {
 }
 
 impl Source for NetStream {
-    fn register(&mut self, registry: &Registry, token: Token, interest: Interest) -> io::Result<()> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
         self.tcp_mut().register(registry, token, interest)
     }
 

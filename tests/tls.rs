@@ -67,7 +67,11 @@ fn echo_16_mib_with_partial_writes() -> TestResult {
         .recv_buffer_size(8 * 1024)
         .tls(pki.server_config())
         .spawn()?;
-    let mut client = tls_connect(server.local_addr(), pki.client_config(&[], None)?, "localhost")?;
+    let mut client = tls_connect(
+        server.local_addr(),
+        pki.client_config(&[], None)?,
+        "localhost",
+    )?;
     let mut rng = fastrand::Rng::with_seed(util::seed());
     let mut chunk = vec![0u8; 64 * 1024];
     let mut buf = vec![0u8; 64 * 1024];
@@ -99,8 +103,15 @@ fn echo_16_mib_with_partial_writes() -> TestResult {
 fn close_notify_is_half_close_and_server_answers_with_close_notify() -> TestResult {
     let pki = Pki::new()?;
     let (factory, events) = notify(|| Echo);
-    let server = builder().tls(pki.server_config()).handler(factory).spawn()?;
-    let mut client = tls_connect(server.local_addr(), pki.client_config(&[], None)?, "localhost")?;
+    let server = builder()
+        .tls(pki.server_config())
+        .handler(factory)
+        .spawn()?;
+    let mut client = tls_connect(
+        server.local_addr(),
+        pki.client_config(&[], None)?,
+        "localhost",
+    )?;
     client.write_all(b"first half")?;
     client.conn.send_close_notify();
     client.flush()?;
@@ -118,8 +129,15 @@ fn close_notify_is_half_close_and_server_answers_with_close_notify() -> TestResu
 fn tcp_close_without_close_notify_is_truncated() -> TestResult {
     let pki = Pki::new()?;
     let (factory, events) = notify(|| Echo);
-    let server = builder().tls(pki.server_config()).handler(factory).spawn()?;
-    let mut client = tls_connect(server.local_addr(), pki.client_config(&[], None)?, "localhost")?;
+    let server = builder()
+        .tls(pki.server_config())
+        .handler(factory)
+        .spawn()?;
+    let mut client = tls_connect(
+        server.local_addr(),
+        pki.client_config(&[], None)?,
+        "localhost",
+    )?;
     client.write_all(b"ping")?;
     let mut back = [0u8; 4];
     client.read_exact(&mut back)?;
@@ -194,7 +212,10 @@ fn handler_sees_alpn_sni_and_client_certificate() -> TestResult {
     let mut client = tls_connect(addr, with_cert, "localhost")?;
     let line = read_line(&mut client)?;
     let der_len = pki.client_der()?.len();
-    assert_eq!(line, format!("alpn=echo sni=localhost certs=1 first={der_len}"));
+    assert_eq!(
+        line,
+        format!("alpn=echo sni=localhost certs=1 first={der_len}")
+    );
     util::tls::handshake(&mut client)?;
     client.write_all(b"after")?;
     let mut back = [0u8; 5];
@@ -233,13 +254,21 @@ fn client_certificate_required_missing_or_untrusted_is_refused() -> TestResult {
     let err = read_line(&mut without).expect_err("a client without a certificate got in");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 
-    let mut untrusted = tls_connect(addr, pki.client_config(&[], Some(&pki.untrusted))?, "localhost")?;
+    let mut untrusted = tls_connect(
+        addr,
+        pki.client_config(&[], Some(&pki.untrusted))?,
+        "localhost",
+    )?;
     let err = read_line(&mut untrusted).expect_err("an untrusted certificate got in");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 
     // The server carries on: a good client gets in, and is the first the
     // handler ever saw.
-    let mut good = tls_connect(addr, pki.client_config(&[], Some(&pki.client))?, "localhost")?;
+    let mut good = tls_connect(
+        addr,
+        pki.client_config(&[], Some(&pki.client))?,
+        "localhost",
+    )?;
     assert!(read_line(&mut good)?.contains("certs=1"));
     events.expect_open()?;
     let stats = server.stats();
@@ -260,8 +289,15 @@ fn optional_client_certificate_lets_both_in() -> TestResult {
     let server = builder().tls(config).handler(|| Describe).spawn()?;
     let addr = server.local_addr();
     let mut without = tls_connect(addr, pki.client_config(&[], None)?, "localhost")?;
-    assert_eq!(read_line(&mut without)?, "alpn=- sni=localhost certs=0 first=0");
-    let mut with = tls_connect(addr, pki.client_config(&[], Some(&pki.client))?, "localhost")?;
+    assert_eq!(
+        read_line(&mut without)?,
+        "alpn=- sni=localhost certs=0 first=0"
+    );
+    let mut with = tls_connect(
+        addr,
+        pki.client_config(&[], Some(&pki.client))?,
+        "localhost",
+    )?;
     assert!(read_line(&mut with)?.contains("certs=1"));
     server.shutdown();
     server.join()?;
@@ -306,7 +342,11 @@ fn plaintext_on_a_tls_port_is_closed_and_others_carry_on() -> TestResult {
         Err(e) => return Err(e.into()),
     }
     assert!(!reply.starts_with(b"GET"), "a plaintext echo: {reply:?}");
-    let mut good = tls_connect(server.local_addr(), pki.client_config(&[], None)?, "localhost")?;
+    let mut good = tls_connect(
+        server.local_addr(),
+        pki.client_config(&[], None)?,
+        "localhost",
+    )?;
     good.write_all(b"ok")?;
     let mut back = [0u8; 2];
     good.read_exact(&mut back)?;
@@ -348,7 +388,10 @@ fn shutdown_drops_handshakes_in_progress() -> TestResult {
     let server = builder()
         .workers(1)
         .shutdown_timeout(Duration::from_secs(60))
-        .tls(pki.server_config().handshake_timeout(Duration::from_secs(60)))
+        .tls(
+            pki.server_config()
+                .handshake_timeout(Duration::from_secs(60)),
+        )
         .handler(factory)
         .spawn()?;
     let addr = server.local_addr();
@@ -392,11 +435,31 @@ fn bad_files_fail_bind_naming_the_file() -> TestResult {
     bind(TlsConfig::from_pem_files(&cert, &key))?;
 
     let cases = [
-        (TlsConfig::from_pem_files(&missing, &key), &missing, "cannot read"),
-        (TlsConfig::from_pem_files(&cert, &missing), &missing, "cannot read"),
-        (TlsConfig::from_pem_files(&empty, &key), &empty, "no certificate"),
-        (TlsConfig::from_pem_files(&cert, &empty), &empty, "no usable private key"),
-        (TlsConfig::from_pem_files(&cert, &other_key), &other_key, "does not fit"),
+        (
+            TlsConfig::from_pem_files(&missing, &key),
+            &missing,
+            "cannot read",
+        ),
+        (
+            TlsConfig::from_pem_files(&cert, &missing),
+            &missing,
+            "cannot read",
+        ),
+        (
+            TlsConfig::from_pem_files(&empty, &key),
+            &empty,
+            "no certificate",
+        ),
+        (
+            TlsConfig::from_pem_files(&cert, &empty),
+            &empty,
+            "no usable private key",
+        ),
+        (
+            TlsConfig::from_pem_files(&cert, &other_key),
+            &other_key,
+            "does not fit",
+        ),
         (
             TlsConfig::from_pem_files(&cert, &key).client_ca_file(&missing),
             &missing,

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use netecho::rustls::pki_types::pem::PemObject;
 use netecho::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use netecho::rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 use super::{TIMEOUT, connect};
 
