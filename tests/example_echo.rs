@@ -107,6 +107,7 @@ fn start(extra: &[&str]) -> Result<(Child, std::net::SocketAddr, Receiver<String
     let addr = first
         .trim()
         .strip_prefix("listening on ")
+        .map(|a| a.strip_prefix("tls:").unwrap_or(a))
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("unexpected first line {first:?}"))?;
     Ok((child, addr, stderr))
@@ -174,5 +175,66 @@ fn second_signal_exits_at_once_while_a_client_holds_the_drain() -> TestResult {
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
     };
     assert!(gone, "the client still got data after a forced exit");
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_flags_serve_tls_and_say_so() -> TestResult {
+    use std::io::Write;
+    let pki = util::tls::Pki::new()?;
+    let dir = util::tls::TempDir::new()?;
+    let cert = dir.write("cert.pem", &pki.server.cert)?;
+    let key = dir.write("key.pem", &pki.server.key)?;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (child, addr, _stderr) = start(&[
+        "--tls-cert",
+        &path(&cert),
+        "--tls-key",
+        &path(&key),
+        "--alpn",
+        "echo",
+    ])?;
+    let mut client =
+        util::tls::tls_connect(addr, pki.client_config(&["echo"], None)?, "localhost")?;
+    client.write_all(b"over tls")?;
+    let mut back = [0u8; 8];
+    client.read_exact(&mut back)?;
+    assert_eq!(&back, b"over tls");
+    assert_eq!(client.conn.alpn_protocol(), Some(&b"echo"[..]));
+    signal(&child, "TERM")?;
+    assert_eq!(wait(child)?.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_missing_certificate_file_is_named_and_exits_1() -> TestResult {
+    let output = Command::new(echo_example()?)
+        .args(["--port", "0", "--tls-cert", "/nonexistent/cert.pem"])
+        .args(["--tls-key", "/nonexistent/key.pem"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("error: tls: cannot read the certificate file /nonexistent/cert.pem"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_flags_without_the_feature_say_how_to_build_it() -> TestResult {
+    let output = Command::new(echo_example()?)
+        .args(["--port", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("--features tls"), "{stderr}");
     Ok(())
 }

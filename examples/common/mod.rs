@@ -43,6 +43,59 @@ pub struct ServerArgs {
     /// long, e.g. `30s`; `0s` turns it off.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub write_timeout: Duration,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// The TLS flags. Without the `tls` feature they exist (so `--help` shows
+/// them) but fail, saying how to build with it.
+#[derive(Debug, clap::Args)]
+pub struct TlsArgs {
+    /// Speak TLS with this certificate chain (PEM; needs --tls-key and the
+    /// `tls` feature: `cargo run --features tls --example ...`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by a CA in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// Offer this ALPN protocol (repeatable, in order of preference).
+    #[arg(long, value_name = "PROTO", requires = "tls_cert")]
+    pub alpn: Vec<String>,
+}
+
+impl TlsArgs {
+    /// Makes the builder speak TLS if the flags ask for it; `Ok(true)` if so.
+    #[cfg(feature = "tls")]
+    fn apply(&self, builder: netecho::TcpServerBuilder) -> (netecho::TcpServerBuilder, bool) {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return (builder, false);
+        };
+        let mut tls = netecho::TlsConfig::from_pem_files(cert, key);
+        if let Some(ca) = &self.tls_client_ca {
+            tls = tls.client_ca_file(ca);
+        }
+        for proto in &self.alpn {
+            tls = tls.alpn(proto.as_bytes());
+        }
+        (builder.tls(tls), true)
+    }
+
+    /// Without the `tls` feature, any TLS flag is an error that says so.
+    #[cfg(not(feature = "tls"))]
+    fn apply(
+        &self,
+        builder: netecho::TcpServerBuilder,
+    ) -> Result<(netecho::TcpServerBuilder, bool), Box<dyn Error>> {
+        if self.tls_cert.is_some() || self.tls_client_ca.is_some() || !self.alpn.is_empty() {
+            return Err("TLS needs the `tls` feature: build with `--features tls` \
+                        (cargo run --features tls --example ...)"
+                .into());
+        }
+        Ok((builder, false))
+    }
 }
 
 /// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
@@ -97,8 +150,13 @@ where
     if let Some(workers) = args.workers {
         builder = builder.workers(workers);
     }
+    #[cfg(feature = "tls")]
+    let (builder, tls) = args.tls.apply(builder);
+    #[cfg(not(feature = "tls"))]
+    let (builder, tls) = args.tls.apply(builder)?;
     let server = builder.bind()?;
-    println!("listening on {}", server.local_addr());
+    let scheme = if tls { "tls:" } else { "" };
+    println!("listening on {scheme}{}", server.local_addr());
 
     let handle = server.handle();
     let on_signal = handle.clone();
