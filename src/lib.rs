@@ -70,9 +70,12 @@
 //!
 //! # Feature flags
 //!
-//! None yet: the crate depends on `mio`, `socket2`, `slab`, `log` and
-//! `thiserror` only. Optional parts (TLS, metrics, ...) will come as cargo
-//! features, off by default.
+//! - `tls` (off by default): TLS on rustls with the *ring* crypto provider
+//!   (it builds with the Rust toolchain and a C compiler; aws-lc-rs would
+//!   add a much larger C build). `TcpServerBuilder::tls` with a
+//!   `TlsConfig`; handlers see plaintext and learn ALPN, SNI and client
+//!   certificates from [`Conn::tls`]. Without it the crate depends on
+//!   `mio`, `socket2`, `slab`, `log` and `thiserror` only.
 //!
 //! # Minimum supported Rust version
 //!

@@ -37,13 +37,42 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
 ///
 /// # Examples
 ///
-/// ```no_run
+/// In production: `TlsConfig::from_pem_files("cert.pem", "key.pem")`. In a
+/// test, a self-signed certificate made on the spot (with `rcgen`), and a
+/// rustls client that trusts it:
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::sync::Arc;
+/// use netecho::rustls::{self, pki_types::ServerName};
 /// use netecho::{TcpServer, TlsConfig};
 ///
-/// # fn main() -> Result<(), netecho::Error> {
-/// let tls = TlsConfig::from_pem_files("cert.pem", "key.pem").alpn("echo");
-/// let server = TcpServer::builder().port(7443).tls(tls).bind()?;
-/// server.run()
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// let tls = TlsConfig::from_pem(cert.cert.pem(), cert.signing_key.serialize_pem()).alpn("echo");
+/// let server = TcpServer::builder().port(0).tls(tls).spawn()?;
+///
+/// let mut roots = rustls::RootCertStore::empty();
+/// roots.add(cert.cert.der().clone())?;
+/// let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// let mut config = rustls::ClientConfig::builder_with_provider(provider)
+///     .with_safe_default_protocol_versions()?
+///     .with_root_certificates(roots)
+///     .with_no_client_auth();
+/// config.alpn_protocols = vec![b"echo".to_vec()];
+/// let conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost")?)?;
+/// let tcp = std::net::TcpStream::connect(server.local_addr())?;
+/// let mut client = rustls::StreamOwned::new(conn, tcp);
+///
+/// client.write_all(b"hello")?;
+/// let mut reply = [0; 5];
+/// client.read_exact(&mut reply)?;
+/// assert_eq!(&reply, b"hello");
+/// assert_eq!(client.conn.alpn_protocol(), Some(&b"echo"[..]));
+/// drop(client);
+/// server.shutdown();
+/// server.join()?;
+/// # Ok(())
 /// # }
 /// ```
 #[must_use]

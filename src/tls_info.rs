@@ -11,7 +11,8 @@
 ///
 /// # Examples
 ///
-/// A handler that greets with the protocol the client chose:
+/// A handler that greets with the protocol the client chose (copied out
+/// first: `tls()` borrows the `Conn` that `write` needs):
 ///
 /// ```
 /// use netecho::{Conn, Handler};
@@ -19,11 +20,8 @@
 /// struct Hello;
 /// impl Handler for Hello {
 ///     fn on_open(&mut self, conn: &mut Conn) {
-///         let alpn = conn.tls().and_then(|tls| tls.alpn_protocol());
-///         match alpn {
-///             Some(proto) => conn.write(proto),
-///             None => conn.write(b"no alpn"),
-///         }
+///         let alpn = conn.tls().and_then(|tls| tls.alpn_protocol()).map(<[u8]>::to_vec);
+///         conn.write(alpn.as_deref().unwrap_or(b"no alpn"));
 ///         conn.write(b"\n");
 ///     }
 /// }
