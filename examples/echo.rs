@@ -36,23 +36,3 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => common::serve(&args.server, 7007, || Echo),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-
-    #[test]
-    fn close_after_flag_gives_the_client_that_many_bytes_then_eof() {
-        let args = Args::parse_from(["echo", "--close-after", "4", "--seed", "7"]);
-        let faults = args.faults.faults().expect("a fault was asked for");
-        let (server, mut client) = common::loopback(faults.factory(|| Echo));
-        client.write_all(b"hello").expect("write");
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).expect("read to EOF");
-        assert_eq!(got, b"hell");
-        drop(client);
-        server.shutdown();
-        server.join().expect("the server stops cleanly");
-    }
-}
