@@ -332,3 +332,338 @@ impl<S: Stream> Stream for TlsStream<S> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The stream alone, in memory: a rustls client on the other end of two
+    //! bounded pipes, no socket, no thread, no clock.
+
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConfig, ClientConnection, RootCertStore};
+
+    /// One direction of an in-memory socket, holding at most `window` bytes.
+    #[derive(Default)]
+    struct Pipe {
+        bytes: VecDeque<u8>,
+        window: usize,
+        closed: bool,
+    }
+
+    /// The server's end: reads the client's pipe, writes its own.
+    struct End {
+        input: Rc<RefCell<Pipe>>,
+        output: Rc<RefCell<Pipe>>,
+    }
+
+    impl Read for End {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut pipe = self.input.borrow_mut();
+            if pipe.bytes.is_empty() {
+                return if pipe.closed {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = buf.len().min(pipe.bytes.len());
+            for (b, byte) in buf.iter_mut().zip(pipe.bytes.drain(..n)) {
+                *b = byte;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for End {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            let mut pipe = self.output.borrow_mut();
+            if pipe.closed {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let n = data.len().min(pipe.window - pipe.bytes.len());
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            pipe.bytes.extend(&data[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Stream for End {
+        fn shutdown_write(&mut self) -> io::Result<()> {
+            self.output.borrow_mut().closed = true;
+            Ok(())
+        }
+
+        fn abort(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A server stream and a rustls client joined by pipes of `window` bytes.
+    struct Pair {
+        server: TlsStream<End>,
+        client: ClientConnection,
+        to_server: Rc<RefCell<Pipe>>,
+        to_client: Rc<RefCell<Pipe>>,
+    }
+
+    impl Pair {
+        fn new(window: usize) -> Self {
+            let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])
+                .expect("a certificate");
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let key =
+                rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+            let server_config = ServerConfig::builder_with_provider(Arc::clone(&provider))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .expect("a server config");
+            let mut roots = RootCertStore::empty();
+            roots.add(cert.cert.der().clone()).expect("a root");
+            let client_config = ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let client = ClientConnection::new(
+                Arc::new(client_config),
+                ServerName::try_from("localhost").expect("a name"),
+            )
+            .expect("a client");
+            let pipe = || {
+                Rc::new(RefCell::new(Pipe {
+                    window,
+                    ..Pipe::default()
+                }))
+            };
+            let (to_server, to_client) = (pipe(), pipe());
+            let acceptor = TlsAcceptor {
+                config: Arc::new(server_config),
+                handshake_timeout: Duration::from_secs(5),
+                max_handshakes: 1,
+            };
+            let server = acceptor
+                .accept(End {
+                    input: Rc::clone(&to_server),
+                    output: Rc::clone(&to_client),
+                })
+                .expect("a server stream");
+            Pair {
+                server,
+                client,
+                to_server,
+                to_client,
+            }
+        }
+
+        /// Moves the client's records into its pipe and the server's out of
+        /// theirs, as far as the windows allow; returns plaintext it read.
+        fn pump_client(&mut self) -> Vec<u8> {
+            let mut out = End {
+                input: Rc::clone(&self.to_client),
+                output: Rc::clone(&self.to_server),
+            };
+            while self.client.wants_write() {
+                match self.client.write_tls(&mut out) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("client write: {e}"),
+                }
+            }
+            let mut plain = Vec::new();
+            loop {
+                let mut chunk = [0u8; 4096];
+                match self.client.reader().read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        plain.extend_from_slice(&chunk[..n]);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("client read: {e}"),
+                }
+                match self.client.read_tls(&mut out) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        self.client.process_new_packets().expect("client packets");
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("client read_tls: {e}"),
+                }
+            }
+            plain
+        }
+
+        /// Runs both sides until the server's handshake is done.
+        fn handshake(&mut self) {
+            for _ in 0..1000 {
+                self.pump_client();
+                if self.server.handshake().expect("server handshake") {
+                    self.pump_client();
+                    return;
+                }
+            }
+            panic!("no handshake after 1000 rounds");
+        }
+    }
+
+    #[test]
+    fn handshake_then_plaintext_both_ways_through_small_windows() {
+        let mut pair = Pair::new(1000);
+        pair.handshake();
+        let info = pair.server.tls_info().expect("tls info");
+        assert_eq!(info.server_name(), Some("localhost"));
+        assert_eq!(info.protocol_version(), "TLSv1_3");
+
+        // 256 KiB each way through 1000-byte windows: every write is
+        // partial, every read stops at an empty socket, nothing is lost.
+        let data: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        let (mut sent, mut echoed, mut got) = (0, 0, Vec::new());
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        for _ in 0..100_000 {
+            if sent < data.len() {
+                sent += pair
+                    .client
+                    .writer()
+                    .write(&data[sent..])
+                    .expect("client write");
+            }
+            got.extend(pair.pump_client());
+            match pair.server.read(&mut buf) {
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("server read: {e}"),
+            }
+            if !pending.is_empty() {
+                match pair.server.write(&pending) {
+                    Ok(n) => {
+                        assert!(n > 0, "write returned Ok(0)");
+                        pending.drain(..n);
+                        echoed += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("server write: {e}"),
+                }
+            } else if pair.server.wants_write() {
+                pair.server.flush().expect("server flush");
+            }
+            if got.len() == data.len() {
+                break;
+            }
+        }
+        assert_eq!(echoed, data.len());
+        assert!(got == data, "the echo differs");
+    }
+
+    #[test]
+    fn a_burst_bigger_than_rustls_plaintext_limit_reads_without_error() {
+        // Regression (sozu #1008): 200 KiB arrive at once; reading with a
+        // small buffer must drain plaintext before taking more ciphertext.
+        let mut pair = Pair::new(1 << 20);
+        pair.handshake();
+        let data = vec![7u8; 200 * 1024];
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += pair
+                .client
+                .writer()
+                .write(&data[sent..])
+                .expect("client write");
+            pair.pump_client();
+        }
+        let mut buf = [0u8; 1000];
+        let mut total = 0;
+        loop {
+            match pair.server.read(&mut buf) {
+                Ok(0) => panic!("EOF"),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("server read after {total} bytes: {e}"),
+            }
+        }
+        assert_eq!(total, data.len());
+    }
+
+    #[test]
+    fn close_notify_reads_as_eof_and_tcp_eof_without_it_as_unexpected_eof() {
+        let mut pair = Pair::new(1 << 16);
+        pair.handshake();
+        pair.client
+            .writer()
+            .write_all(b"last words")
+            .expect("write");
+        pair.client.send_close_notify();
+        pair.pump_client();
+        let mut buf = [0u8; 64];
+        // Data and close_notify in one read: the data, then (at once, the
+        // socket being empty) EOF.
+        assert_eq!(pair.server.read(&mut buf).expect("data"), 10);
+        assert!(pair.server.has_buffered_input(), "EOF left unreported");
+        assert_eq!(pair.server.read(&mut buf).expect("eof"), 0);
+
+        let mut cut = Pair::new(1 << 16);
+        cut.handshake();
+        cut.to_server.borrow_mut().closed = true;
+        let err = cut.server.read(&mut buf).expect_err("a truncation");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn shutdown_write_sends_close_notify_then_fin_once_written() {
+        let mut pair = Pair::new(64);
+        pair.handshake();
+        // Session tickets still trickle out through the small window.
+        for _ in 0..1000 {
+            pair.pump_client();
+            pair.server.flush().expect("flush");
+            if !pair.server.wants_write() {
+                break;
+            }
+        }
+        // More than the window: records wait in rustls.
+        assert!(pair.server.write(&[1u8; 500]).expect("write") > 0);
+        pair.server.shutdown_write().expect("shutdown");
+        assert!(pair.server.wants_write(), "the FIN went before the records");
+        assert!(!pair.to_client.borrow().closed);
+        let mut plain = Vec::new();
+        for _ in 0..1000 {
+            plain.extend(pair.pump_client());
+            pair.server.flush().expect("flush");
+            if !pair.server.wants_write() {
+                break;
+            }
+        }
+        plain.extend(pair.pump_client());
+        assert!(!pair.server.wants_write());
+        assert!(pair.to_client.borrow().closed, "no FIN after close_notify");
+        assert_eq!(plain.len(), 500);
+        // The client saw close_notify: its reader says EOF.
+        let mut buf = [0u8; 8];
+        assert_eq!(pair.client.reader().read(&mut buf).expect("eof"), 0);
+    }
+
+    #[test]
+    fn garbage_fails_the_handshake_with_invalid_data() {
+        let mut pair = Pair::new(1 << 16);
+        pair.to_server
+            .borrow_mut()
+            .bytes
+            .extend(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let err = pair.server.handshake().expect_err("garbage accepted");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // The alert went out.
+        assert!(!pair.to_client.borrow().bytes.is_empty());
+    }
+}
