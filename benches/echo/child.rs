@@ -30,9 +30,10 @@ impl ServerProcess {
         kind: ServerKind,
         workers: usize,
         baselines: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
     ) -> Result<ServerProcess, String> {
         let mut child = kind
-            .command(workers, baselines)?
+            .command(workers, baselines, tls)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

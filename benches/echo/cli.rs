@@ -50,6 +50,12 @@ pub struct Args {
     /// Run as a server child (internal).
     #[arg(long, hide = true)]
     pub serve: Option<ServerKind>,
+    /// The server child's TLS certificate file (internal).
+    #[arg(long, hide = true, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The server child's TLS key file (internal).
+    #[arg(long, hide = true)]
+    pub tls_key: Option<PathBuf>,
     /// Passed by `cargo bench`; without it (as under `cargo test`) only a smoke check runs.
     #[arg(long, hide = true)]
     pub bench: bool,

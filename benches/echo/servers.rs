@@ -18,6 +18,8 @@ use std::thread;
 
 use clap::ValueEnum;
 
+use crate::scenarios::Scenario;
+
 /// A server implementation, by its `--servers` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum ServerKind {
@@ -39,16 +41,21 @@ pub enum ServerKind {
     /// Bare single-threaded mio loop.
     #[value(name = "mio")]
     Mio,
+    /// Tokio + tokio-rustls, as tokio-rustls' example server: `accept`, `split`, `copy`
+    /// (TLS scenarios only).
+    #[value(name = "tokio-rustls")]
+    TokioRustls,
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 6] = [
+    pub const ALL: [ServerKind; 7] = [
         ServerKind::EchoServer,
         ServerKind::Tokio,
         ServerKind::Tokio64k,
         ServerKind::TokioCopy,
         ServerKind::Threads,
         ServerKind::Mio,
+        ServerKind::TokioRustls,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +66,17 @@ impl ServerKind {
             ServerKind::TokioCopy => "tokio-copy",
             ServerKind::Threads => "threads",
             ServerKind::Mio => "mio",
+            ServerKind::TokioRustls => "tokio-rustls",
+        }
+    }
+
+    /// Runs `sc`: TLS scenarios need a server that speaks TLS, plain ones one that does
+    /// not have to.
+    pub fn serves(self, sc: &Scenario) -> bool {
+        match self {
+            ServerKind::EchoServer => true,
+            ServerKind::TokioRustls => sc.tls,
+            _ => !sc.tls,
         }
     }
 
@@ -66,7 +84,10 @@ impl ServerKind {
     pub fn is_tokio(self) -> bool {
         matches!(
             self,
-            ServerKind::Tokio | ServerKind::Tokio64k | ServerKind::TokioCopy
+            ServerKind::Tokio
+                | ServerKind::Tokio64k
+                | ServerKind::TokioCopy
+                | ServerKind::TokioRustls
         )
     }
 
@@ -75,25 +96,38 @@ impl ServerKind {
         self != ServerKind::EchoServer
     }
 
-    /// The command that starts this server with `workers` workers; `baselines` is the
+    /// The command that starts this server with `workers` workers, speaking TLS with
+    /// `tls` (certificate and key files) if given; `baselines` is the
     /// `netecho-bench-servers` binary.
-    pub fn command(self, workers: usize, baselines: Option<&Path>) -> Result<Command, String> {
+    pub fn command(
+        self,
+        workers: usize,
+        baselines: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Command, String> {
         let workers = workers.to_string();
         if !self.is_baseline() {
             let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);
             cmd.args(["--serve", self.name(), "--workers", &workers]);
+            if let Some((cert, key)) = tls {
+                cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+            }
             return Ok(cmd);
         }
         let exe = baselines.ok_or("the baseline servers were not built")?;
         let mut cmd = Command::new(exe);
         cmd.args([self.name(), &workers]);
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
         Ok(cmd)
     }
 }
 
-/// Child-process entry point of `--serve`: run netecho until killed.
-pub fn serve(kind: ServerKind, workers: usize) -> ExitCode {
+/// Child-process entry point of `--serve`: run netecho until killed, over TLS with these
+/// certificate and key files if given.
+pub fn serve(kind: ServerKind, workers: usize, tls: Option<(&Path, &Path)>) -> ExitCode {
     if kind.is_baseline() {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
@@ -120,7 +154,7 @@ pub fn serve(kind: ServerKind, workers: usize) -> ExitCode {
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match ours::run(workers, &mut announce) {
+    match ours::run(workers, tls, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

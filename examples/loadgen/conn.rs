@@ -8,8 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
+use super::stream::ClientStream;
 use super::tape::Tape;
 
 /// At most this many messages go into one `writev`.
@@ -18,7 +17,7 @@ const MAX_IOV: usize = 64;
 /// Client side of one echo connection.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     /// Connection number: selects the payload pattern.
     id: u64,
     depth: u64,
@@ -42,7 +41,7 @@ pub struct Conn {
 
 impl Conn {
     /// Wraps a socket whose non-blocking connect is under way.
-    pub fn new(stream: TcpStream, id: u64, depth: u64, limit: u64) -> Conn {
+    pub fn new(stream: ClientStream, id: u64, depth: u64, limit: u64) -> Conn {
         Conn {
             stream,
             id,
@@ -97,6 +96,8 @@ impl Conn {
             self.connected = true;
         } else if writable {
             self.write_blocked = false;
+            // TLS records held back by a full socket go first.
+            self.stream.flush()?;
         }
         if readable {
             self.read_all(now, tape, buf, on_echo)?;
@@ -157,10 +158,10 @@ impl Conn {
 
     /// Non-blocking connect: done once there is no pending error and a peer address.
     fn check_connected(&mut self) -> io::Result<bool> {
-        if let Some(e) = self.stream.take_error()? {
+        if let Some(e) = self.stream.tcp().take_error()? {
             return Err(e);
         }
-        match self.stream.peer_addr() {
+        match self.stream.tcp().peer_addr() {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
             Err(e) => Err(e),

@@ -17,6 +17,7 @@ use super::Mode;
 use super::conn::Conn;
 use super::dial::Dialer;
 use super::stats::{Progress, Tally};
+use super::stream::{ClientStream, Tls};
 use super::tape::Tape;
 
 /// At most this many connects in progress at once during setup.
@@ -42,6 +43,8 @@ pub struct Job {
     pub hard_deadline: Instant,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Speak TLS with this client configuration.
+    pub tls: Option<Tls>,
 }
 
 /// The coordinator's go signal: the common start instant, or `None` to abort.
@@ -118,7 +121,12 @@ impl Loop {
         } else {
             1
         };
-        let conn = Conn::new(stream, id, depth, limit);
+        let conn = Conn::new(
+            ClientStream::new(stream, job.tls.as_ref())?,
+            id,
+            depth,
+            limit,
+        );
         let conn = if job.mode == Mode::Connect {
             conn.with_first_start(now)
         } else {

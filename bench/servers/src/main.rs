@@ -5,7 +5,8 @@
 //! ```
 //!
 //! `SERVER` is one of `tokio`, `tokio-64k`, `tokio-copy`, `threads`, `mio`; `WORKERS` is
-//! the worker-thread count for the servers that take one. The server binds `127.0.0.1:0`
+//! the worker-thread count for the servers that take one. `tokio-rustls WORKERS CERT KEY`
+//! serves TLS with the certificate chain and key in those PEM files. The server binds `127.0.0.1:0`
 //! on a listener with `TCP_NODELAY` set (see `listener.rs`), prints its address as the
 //! first line on stdout, and serves until it is killed. It also exits when its stdin
 //! closes, so no server outlives the benchmark even if the benchmark is killed.
@@ -18,6 +19,7 @@ mod listener;
 mod mio_echo;
 mod threads;
 mod tokio_echo;
+mod tokio_rustls_echo;
 
 use std::env;
 use std::io::{self, Read, Write};
@@ -28,14 +30,13 @@ use std::thread;
 /// A server's entry point: serve with this many workers, announcing the bound address.
 type Run = fn(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>;
 
-const USAGE: &str =
-    "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers>";
+const USAGE: &str = "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers>\n       netecho-bench-servers tokio-rustls <workers> <cert.pem> <key.pem>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    let (name, workers) = match args.as_slice() {
-        [name, workers] => match workers.parse::<usize>() {
-            Ok(n) if n > 0 => (name.as_str(), n),
+    let (name, workers, tls) = match args.as_slice() {
+        [name, workers, rest @ ..] if rest.is_empty() || rest.len() == 2 => match workers.parse::<usize>() {
+            Ok(n) if n > 0 => (name.as_str(), n, rest.to_vec()),
             _ => {
                 eprintln!("{USAGE}\nworkers must be a positive number, not {workers:?}");
                 return ExitCode::FAILURE;
@@ -46,6 +47,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if name == "tokio-rustls" {
+        let [cert, key] = tls.as_slice() else {
+            eprintln!("{USAGE}\ntokio-rustls needs a certificate and a key file");
+            return ExitCode::FAILURE;
+        };
+        let (cert, key) = (cert.clone(), key.clone());
+        return serve(name, workers, &mut |w, a| tokio_rustls_echo::run(w, &cert, &key, a));
+    }
     let run: Run = match name {
         "tokio" => |w, a| tokio_echo::run(w, tokio_echo::Style::Read(4096), a),
         "tokio-64k" => |w, a| tokio_echo::run(w, tokio_echo::Style::Read(64 * 1024), a),
@@ -57,6 +66,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    serve(name, workers, &mut |w, a| run(w, a))
+}
+
+/// Runs a server with the stdin watchdog, announcing its address on stdout.
+fn serve(
+    name: &str,
+    workers: usize,
+    run: &mut dyn FnMut(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>,
+) -> ExitCode {
     let watchdog = thread::Builder::new()
         .name("stdin-watchdog".into())
         .spawn(|| {
