@@ -128,8 +128,7 @@ pub fn measure(
     let files = tls.map(|t| (t.cert.as_path(), t.key.as_path()));
     #[cfg(not(feature = "tls"))]
     let files = None;
-    let mut server =
-        ServerProcess::spawn(kind, setup.workers, setup.baselines.as_deref(), files)?;
+    let mut server = ServerProcess::spawn(kind, setup.workers, setup.baselines.as_deref(), files)?;
     let pid = server.pid;
     let me = std::process::id();
     let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;

@@ -23,7 +23,8 @@ pub struct Tls {
 
 /// Without the `tls` feature there is no TLS client: `Option<Tls>` is always `None`.
 #[cfg(not(feature = "tls"))]
-pub type Tls = std::convert::Infallible;
+#[derive(Debug, Clone)]
+pub enum Tls {}
 
 #[derive(Debug)]
 pub enum ClientStream {

@@ -10,12 +10,13 @@
 //! rustls under that contract shape this file:
 //!
 //! - **Reads fill the buffer.** A read decrypts record after record until the
-//!   caller's buffer is full or the socket says `WouldBlock`, so a short read
-//!   means what it means on TCP: the socket is empty. Stopping after one
-//!   record would leave ciphertext in the socket with no new event to say so
+//!   caller's buffer is full or the socket is empty (a short socket read says
+//!   so, as on TCP, which saves the read that would only say `WouldBlock`), so
+//!   a short read means what it means on TCP. Stopping after one record would
+//!   leave ciphertext in the socket with no new event to say so
 //!   (tokio-rs/tls #14). When a short read ends at the peer's close_notify,
-//!   its EOF or an error still to report, `has_buffered_input`
-//!   says so, and the state machine reads again.
+//!   its EOF or an error still to report, `has_buffered_input` says so, and
+//!   the state machine reads again.
 //! - **Plaintext is drained before more ciphertext is read**, so rustls'
 //!   "received plaintext buffer full" never happens (sozu #1008).
 //! - **Reading never waits for writing.** Records rustls wants to send (a
@@ -79,6 +80,7 @@ impl TlsAcceptor {
             fin_sent: false,
             deferred: None,
             input_left: false,
+            socket_drained: false,
         })
     }
 }
@@ -100,6 +102,23 @@ pub(crate) struct TlsStream<S> {
     /// The last read stopped with input still to report (plaintext, the
     /// peer's close, an error) although the socket may be empty.
     input_left: bool,
+    /// The last socket read of this `read` call was short: the socket is
+    /// empty until its next readiness event.
+    socket_drained: bool,
+}
+
+/// A socket reader that notes whether a read returned less than asked.
+struct ShortRead<'a, S> {
+    io: &'a mut S,
+    short: bool,
+}
+
+impl<S: Read> Read for ShortRead<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.io.read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
+    }
 }
 
 impl<S> std::fmt::Debug for TlsStream<S> {
@@ -148,7 +167,12 @@ impl<S: Stream> TlsStream<S> {
     /// after new bytes, `Ok(false)` at the socket's EOF. Replies rustls
     /// queued are written best effort: a full socket never stops reading.
     fn pull_tls(&mut self) -> io::Result<bool> {
-        let n = self.tls.read_tls(&mut self.io)?;
+        let mut socket = ShortRead {
+            io: &mut self.io,
+            short: false,
+        };
+        let n = self.tls.read_tls(&mut socket)?;
+        self.socket_drained = socket.short;
         if let Err(e) = self.tls.process_new_packets() {
             // Send the alert that describes the error, if the socket takes it.
             let _ = self.push_tls();
@@ -165,6 +189,7 @@ impl<S: Stream> Read for TlsStream<S> {
     /// `UnexpectedEof`.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.input_left = false;
+        self.socket_drained = false;
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }
@@ -184,6 +209,11 @@ impl<S: Stream> Read for TlsStream<S> {
                 Ok(_) => {
                     self.input_left = filled > 0 && filled < buf.len();
                     return Ok(filled);
+                }
+                // A short read emptied the socket: new data brings a new
+                // event, so skip the read that would only say `WouldBlock`.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.socket_drained => {
+                    return if filled > 0 { Ok(filled) } else { Err(e) };
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {

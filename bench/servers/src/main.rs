@@ -30,18 +30,23 @@ use std::thread;
 /// A server's entry point: serve with this many workers, announcing the bound address.
 type Run = fn(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>;
 
+/// The same as a closure (a server that also takes file names).
+type RunWith<'a> = &'a mut dyn FnMut(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>;
+
 const USAGE: &str = "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio> <workers>\n       netecho-bench-servers tokio-rustls <workers> <cert.pem> <key.pem>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let (name, workers, tls) = match args.as_slice() {
-        [name, workers, rest @ ..] if rest.is_empty() || rest.len() == 2 => match workers.parse::<usize>() {
-            Ok(n) if n > 0 => (name.as_str(), n, rest.to_vec()),
-            _ => {
-                eprintln!("{USAGE}\nworkers must be a positive number, not {workers:?}");
-                return ExitCode::FAILURE;
+        [name, workers, rest @ ..] if rest.is_empty() || rest.len() == 2 => {
+            match workers.parse::<usize>() {
+                Ok(n) if n > 0 => (name.as_str(), n, rest.to_vec()),
+                _ => {
+                    eprintln!("{USAGE}\nworkers must be a positive number, not {workers:?}");
+                    return ExitCode::FAILURE;
+                }
             }
-        },
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::FAILURE;
@@ -53,7 +58,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         };
         let (cert, key) = (cert.clone(), key.clone());
-        return serve(name, workers, &mut |w, a| tokio_rustls_echo::run(w, &cert, &key, a));
+        return serve(name, workers, &mut |w, a| {
+            tokio_rustls_echo::run(w, &cert, &key, a)
+        });
     }
     let run: Run = match name {
         "tokio" => |w, a| tokio_echo::run(w, tokio_echo::Style::Read(4096), a),
@@ -70,11 +77,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a server with the stdin watchdog, announcing its address on stdout.
-fn serve(
-    name: &str,
-    workers: usize,
-    run: &mut dyn FnMut(usize, &mut dyn FnMut(SocketAddr)) -> Result<(), String>,
-) -> ExitCode {
+fn serve(name: &str, workers: usize, run: RunWith<'_>) -> ExitCode {
     let watchdog = thread::Builder::new()
         .name("stdin-watchdog".into())
         .spawn(|| {
