@@ -1,5 +1,10 @@
 //! An RFC 862 echo server: `cargo run --example echo`, then `nc 127.0.0.1 7007`.
 //!
+//! `--bind` (repeatable) listens elsewhere: `--bind [::1]:7007 --bind
+//! unix:/tmp/echo.sock --unix-mode 660`, then `nc -U /tmp/echo.sock`. Under
+//! systemd socket activation (built with `--features systemd`) it serves the
+//! sockets handed in: `systemd-socket-activate -l 7007 target/debug/examples/echo`.
+//!
 //! SIGINT (Ctrl-C) or SIGTERM shuts it down gracefully; it exits 0 and logs
 //! the server's statistics at info. `RUST_LOG=debug` shows connections
 //! opening and closing.

@@ -1,8 +1,9 @@
 //! The crate's error type.
 
 use std::fmt;
+
+use crate::addr::Addr;
 use std::io;
-use std::net::SocketAddr;
 
 /// What went wrong while configuring, binding or running a server.
 ///
@@ -22,7 +23,7 @@ pub enum Error {
     #[error("failed to bind {addr}")]
     Bind {
         /// The address that failed to bind.
-        addr: SocketAddr,
+        addr: Addr,
         /// The cause, as the operating system reported it.
         #[source]
         source: io::Error,
@@ -33,7 +34,16 @@ pub enum Error {
         /// The option, named as in the builder (`reuse_port`, `backlog`, ...).
         option: &'static str,
         /// The address of the socket.
-        addr: SocketAddr,
+        addr: Addr,
+        /// The cause, as the operating system reported it.
+        #[source]
+        source: io::Error,
+    },
+    /// The sockets handed in by systemd (`LISTEN_FDS`) cannot be served.
+    #[error("systemd socket activation: {what}")]
+    Activation {
+        /// What is wrong, naming the descriptor.
+        what: String,
         /// The cause, as the operating system reported it.
         #[source]
         source: io::Error,

@@ -1,8 +1,12 @@
 //! The [`Handler`] trait: what a server does with the bytes of one connection.
 
 use std::io;
+use std::sync::Arc;
 
-use crate::Conn;
+use crate::context::Conn;
+
+/// Makes one handler per connection.
+pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 
 /// The protocol logic of one connection, as callbacks.
 ///

@@ -70,12 +70,16 @@
 //!
 //! # Feature flags
 //!
-//! - `tls` (off by default): TLS on rustls with the *ring* crypto provider
-//!   (it builds with the Rust toolchain and a C compiler; aws-lc-rs would
-//!   add a much larger C build). `TcpServerBuilder::tls` with a
-//!   `TlsConfig`; handlers see plaintext and learn ALPN, SNI and client
-//!   certificates from [`Conn::tls`]. Without it the crate depends on
-//!   `mio`, `socket2`, `slab`, `log` and `thiserror` only.
+//! Off by default; without them the crate depends on `mio`, `socket2`,
+//! `slab`, `log`, `thiserror` (and `rustix` on Unix) only.
+//!
+//! - `tls`: TLS listeners on rustls with the *ring* crypto provider (it
+//!   builds with the Rust toolchain and a C compiler; aws-lc-rs would add a
+//!   much larger C build): `Listener::tls` with a `TlsConfig`; handlers see
+//!   plaintext and learn ALPN, SNI and client certificates from
+//!   [`Conn::tls`].
+//! - `systemd`: socket activation and readiness notification
+//!   (`netecho::systemd`).
 //!
 //! # Minimum supported Rust version
 //!
@@ -91,6 +95,23 @@
 //!
 //! # Implementation notes
 //!
+//! The crate is built in layers; each imports only from the layers below it
+//! (a lower one never names a type of a higher one; where it must call up, as
+//! a handle waking a worker, it holds a small trait of its own):
+//!
+//! | layer | modules | what it holds |
+//! |---|---|---|
+//! | configuration | `config`, `addr`, `error`, `stats`, `tls_config` | plain data: validated options, addresses, errors, counters; TLS certificates checked and turned into a rustls configuration |
+//! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]), `tls_info` ([`TlsInfo`]) | what users implement and call; no socket, no event loop |
+//! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
+//! | transports | `transport::{tcp, unix, tls}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials; TLS as a stream over the others (rustls, sans-IO) |
+//! | driver | `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0, timers, wake-ups |
+//! | server | `builder`, `listener`, `server`, `systemd` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation |
+//!
+//! `context.rs` holds [`Conn`], the handler's view of a connection;
+//! `state_machine.rs` holds the connection itself, which the handler never
+//! sees.
+//!
 //! Each worker thread runs its own [mio](https://docs.rs/mio) event loop;
 //! worker 0 also accepts and hands connections to the workers in turn. A
 //! worker reads into one buffer shared by all its connections, hands the
@@ -98,7 +119,8 @@
 //! socket: one `read` and one `write` per message in the steady state. Only
 //! output the socket refuses is kept, per connection, and freed once sent, so
 //! an idle connection holds no buffer. Nothing on the per-message path takes a
-//! lock or writes a shared atomic.
+//! lock or writes a shared atomic. A connection's socket is an enum of the
+//! transports (one branch per read or write, no allocation, no `dyn`).
 //!
 //! Writes never raise `SIGPIPE`: they use `send` with `MSG_NOSIGNAL`.
 //!
@@ -116,44 +138,55 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
-mod builder;
-mod conn;
-mod connection;
+// Layers, bottom to top; each module imports only from those above it in
+// this list (see "Implementation notes").
+mod addr;
+mod config;
 mod error;
-pub mod fault;
-pub mod framing;
-pub mod guide;
-mod handler;
-mod push;
-mod server;
-mod socket;
 mod stats;
-mod stream;
-pub mod testing;
 #[cfg(feature = "tls")]
 mod tls_config;
-mod tls_info;
-// The transports' home (the `listeners` branch makes this a module of its own).
-#[cfg(feature = "tls")]
-#[path = "transport/tls.rs"]
-mod tls_transport;
-mod worker;
 
-pub use builder::{
+mod context;
+pub mod fault;
+pub mod framing;
+mod handle;
+mod handler;
+mod tls_info;
+
+mod state_machine;
+pub mod testing;
+
+mod transport;
+
+mod driver;
+
+mod builder;
+mod listener;
+mod server;
+#[cfg(all(unix, feature = "systemd"))]
+pub mod systemd;
+
+pub mod guide;
+
+pub use addr::{Addr, PeerCred, UnixAddr};
+pub use builder::TcpServerBuilder;
+pub use config::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_BUFFER_LIMIT,
-    DEFAULT_WRITE_TIMEOUT, TcpServerBuilder,
+    DEFAULT_WRITE_TIMEOUT,
 };
-pub use conn::Conn;
+pub use context::Conn;
 pub use error::{Error, Report, Result};
+pub use handle::{ConnHandle, PushError};
 pub use handler::{CloseReason, Echo, Handler};
-pub use push::{ConnHandle, PushError};
+pub use listener::Listener;
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;
 #[cfg(feature = "tls")]
 pub use tls_config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig};
 pub use tls_info::TlsInfo;
 
-/// rustls, re-exported so that a `ServerConfig` for
-/// [`TlsConfig::from_rustls`] comes from the same version as this crate's.
+/// rustls, re-exported so that a `ServerConfig` for `TlsConfig::from_rustls`
+/// comes from the same version as this crate's.
 #[cfg(feature = "tls")]
 pub use rustls;

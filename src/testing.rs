@@ -27,14 +27,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::TcpServer;
-use crate::builder::Config;
-use crate::conn::Conn;
-use crate::connection::{Connection, Io, Step, Stream};
+use crate::addr::{Addr, PeerCred};
+use crate::config::Config;
+use crate::context::{Conn, Endpoints};
+use crate::handle::{Push, Route};
 use crate::handler::{CloseReason, Handler};
-use crate::push::{Push, Route};
+use crate::state_machine::{Connection, Io, Step, Stream};
 use crate::stats::Counters;
-use crate::worker::Msg;
 
 /// How many `on_drain` rounds one call may run before the kit decides the
 /// handler produces without end.
@@ -119,22 +118,35 @@ enum End {
 #[derive(Debug)]
 #[must_use]
 pub struct HarnessBuilder {
-    peer: SocketAddr,
-    local: SocketAddr,
+    endpoints: Endpoints,
     window: usize,
     config: Config,
 }
 
 impl HarnessBuilder {
-    /// The peer's address, as the handler sees it. Default: `127.0.0.1:40000`.
-    pub fn peer_addr(mut self, addr: SocketAddr) -> Self {
-        self.peer = addr;
+    /// The peer's address, as the handler sees it: a [`SocketAddr`] or any
+    /// [`Addr`]. Default: `127.0.0.1:40000`.
+    pub fn peer_addr(mut self, addr: impl Into<Addr>) -> Self {
+        self.endpoints.peer = addr.into();
         self
     }
 
     /// The local address, as the handler sees it. Default: `127.0.0.1:7`.
-    pub fn local_addr(mut self, addr: SocketAddr) -> Self {
-        self.local = addr;
+    pub fn local_addr(mut self, addr: impl Into<Addr>) -> Self {
+        self.endpoints.local = addr.into();
+        self
+    }
+
+    /// The index of the listener, as [`Conn::listener`] tells it. Default: 0.
+    pub fn listener(mut self, index: usize) -> Self {
+        self.endpoints.listener = index;
+        self
+    }
+
+    /// The peer's credentials, as [`Conn::peer_cred`] tells them (a Unix
+    /// socket's). Default: none.
+    pub fn peer_cred(mut self, cred: Option<PeerCred>) -> Self {
+        self.endpoints.peer_cred = cred;
         self
     }
 
@@ -175,14 +187,13 @@ impl HarnessBuilder {
         let mut harness = Harness {
             conn: Some(Connection::new(
                 stream,
-                self.peer,
-                self.local,
+                self.endpoints,
                 Box::new(handler),
                 now,
                 0,
                 0,
             )),
-            scratch: Conn::new(self.local, route, self.config.write_buffer_limit, now),
+            scratch: Conn::new(route, self.config.write_buffer_limit, now),
             buf: vec![0; 64 * 1024],
             counters: Counters::default(),
             config: self.config,
@@ -209,7 +220,7 @@ pub struct Harness {
     counters: Counters,
     config: Config,
     now: Instant,
-    rx: Receiver<Msg>,
+    rx: Receiver<Push>,
     end: Option<End>,
     read_total: usize,
     /// Output delivered to the peer before the connection closed, unread.
@@ -229,14 +240,18 @@ impl std::fmt::Debug for Harness {
 impl Harness {
     /// A builder, with the server's defaults for the options it takes.
     pub fn builder() -> HarnessBuilder {
-        let mut config = TcpServer::builder()
-            .workers(1)
-            .config()
-            .expect("the default configuration is valid");
-        config.write_timeout = None;
+        let config = Config {
+            write_timeout: None,
+            ..Config::default()
+        };
         HarnessBuilder {
-            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
-            local: SocketAddr::from((Ipv4Addr::LOCALHOST, 7)),
+            endpoints: Endpoints {
+                peer: Addr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 40000))),
+                local: Addr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 7))),
+                listener: 0,
+                peer_cred: None,
+                tls: None,
+            },
             window: 256 * 1024,
             config,
         }
@@ -367,10 +382,8 @@ impl Harness {
     /// Applies the writes and closes that [`ConnHandle`](crate::ConnHandle)s
     /// of this connection queued, as the worker would when woken.
     pub fn run_commands(&mut self) -> &mut Self {
-        while let Ok(msg) = self.rx.try_recv() {
-            if let Msg::Push(Push { command, .. }) = msg {
-                self.step(|conn, io| conn.command(command, io));
-            }
+        while let Ok(Push { command, .. }) = self.rx.try_recv() {
+            self.step(|conn, io| conn.command(command, io));
         }
         self
     }

@@ -45,12 +45,14 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
 /// use std::io::{Read, Write};
 /// use std::sync::Arc;
 /// use netecho::rustls::{self, pki_types::ServerName};
-/// use netecho::{TcpServer, TlsConfig};
+/// use netecho::{Listener, TcpServer, TlsConfig};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
 /// let tls = TlsConfig::from_pem(cert.cert.pem(), cert.signing_key.serialize_pem()).alpn("echo");
-/// let server = TcpServer::builder().port(0).tls(tls).spawn()?;
+/// let server = TcpServer::builder()
+///     .listener(Listener::tcp(([127, 0, 0, 1], 0)).tls(tls))
+///     .spawn()?;
 ///
 /// let mut roots = rustls::RootCertStore::empty();
 /// roots.add(cert.cert.der().clone())?;
@@ -76,6 +78,7 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
 /// # }
 /// ```
 #[must_use]
+#[derive(Clone)]
 pub struct TlsConfig {
     identity: Identity,
     alpn: Vec<Vec<u8>>,
@@ -86,12 +89,14 @@ pub struct TlsConfig {
 }
 
 /// Where the server's certificate and key come from.
+#[derive(Clone)]
 enum Identity {
     Pem { cert: Pem, key: Pem },
     Rustls(Arc<ServerConfig>),
 }
 
 /// PEM text, in a file or in memory.
+#[derive(Clone)]
 enum Pem {
     File(PathBuf),
     Bytes(Vec<u8>),

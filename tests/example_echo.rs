@@ -218,30 +218,119 @@ fn close_after_flag_gives_the_client_that_many_bytes_then_eof() -> TestResult {
     Ok(())
 }
 
+#[cfg(unix)]
+#[test]
+fn bind_flags_listen_in_order_and_sigterm_removes_the_socket_file() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = util::temp_dir()?;
+    let path = dir.path().join("echo.sock");
+    let unix_flag = format!("unix:{}", path.display());
+    let mut child = Command::new(echo_example()?)
+        .args([
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            &unix_flag,
+        ])
+        .args(["--unix-mode", "600"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut first = String::new();
+    stdout.read_line(&mut first)?;
+    let mut second = String::new();
+    stdout.read_line(&mut second)?;
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    assert_eq!(second.trim(), format!("listening on {unix_flag}"));
+    assert_eq!(
+        std::fs::metadata(&path)?.permissions().mode() & 0o777,
+        0o600
+    );
+    assert_echo(&mut connect(addr)?, b"over TCP")?;
+    util::assert_echo_on(&mut util::connect_unix(&path)?, b"over the socket file")?;
+    signal(&child, "TERM")?;
+    expect_line(&stderr, "stopped serving")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(0));
+    assert!(!path.exists(), "the socket file is removed at exit");
+    Ok(())
+}
+
+#[test]
+fn udp_binds_are_refused_for_now() -> TestResult {
+    let output = Command::new(echo_example()?)
+        .args(["--bind", "udp:127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "udp: was accepted");
+    assert!(stderr.contains("not supported yet"), "{stderr}");
+    Ok(())
+}
+
 #[cfg(feature = "tls")]
 #[test]
-fn tls_flags_serve_tls_and_say_so() -> TestResult {
+fn plain_and_tls_binds_mix_and_say_which_is_which() -> TestResult {
     use std::io::Write;
     let pki = util::tls::Pki::new()?;
     let dir = util::tls::TempDir::new()?;
     let cert = dir.write("cert.pem", &pki.server.cert)?;
     let key = dir.write("key.pem", &pki.server.key)?;
-    let path = |p: &std::path::Path| p.display().to_string();
-    let (child, addr, _stderr) = start(&[
-        "--tls-cert",
-        &path(&cert),
-        "--tls-key",
-        &path(&key),
-        "--alpn",
-        "echo",
-    ])?;
-    let mut client =
-        util::tls::tls_connect(addr, pki.client_config(&["echo"], None)?, "localhost")?;
+    let mut child = Command::new(echo_example()?)
+        .args([
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            "tls:127.0.0.1:0",
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--alpn", "echo"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let _stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first)?;
+    stdout.read_line(&mut second)?;
+    let plain: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    let tls: std::net::SocketAddr = second
+        .trim()
+        .strip_prefix("listening on tls:")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected second line {second:?}"))?;
+    assert_echo(&mut connect(plain)?, b"in the clear")?;
+    let config = pki.client_config(&["echo"], None)?;
+    let mut client = util::tls::tls_connect(tls, config, "localhost")?;
     client.write_all(b"over tls")?;
     let mut back = [0u8; 8];
     client.read_exact(&mut back)?;
     assert_eq!(&back, b"over tls");
     assert_eq!(client.conn.alpn_protocol(), Some(&b"echo"[..]));
+    drop(client);
     signal(&child, "TERM")?;
     assert_eq!(wait(child)?.code(), Some(0));
     Ok(())
@@ -249,32 +338,76 @@ fn tls_flags_serve_tls_and_say_so() -> TestResult {
 
 #[cfg(feature = "tls")]
 #[test]
-fn a_missing_certificate_file_is_named_and_exits_1() -> TestResult {
-    let output = Command::new(echo_example()?)
-        .args(["--port", "0", "--tls-cert", "/nonexistent/cert.pem"])
-        .args(["--tls-key", "/nonexistent/key.pem"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
-    assert!(
-        stderr.contains("error: tls: cannot read the certificate file /nonexistent/cert.pem"),
-        "{stderr}"
-    );
+fn tls_cert_without_bind_serves_tls_on_the_port() -> TestResult {
+    use std::io::Write;
+    let pki = util::tls::Pki::new()?;
+    let dir = util::tls::TempDir::new()?;
+    let cert = dir.write("cert.pem", &pki.server.cert)?;
+    let key = dir.write("key.pem", &pki.server.key)?;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (child, addr, _stderr) = start(&["--tls-cert", &path(&cert), "--tls-key", &path(&key)])?;
+    let mut client = util::tls::tls_connect(addr, pki.client_config(&[], None)?, "localhost")?;
+    client.write_all(b"default port")?;
+    let mut back = [0u8; 12];
+    client.read_exact(&mut back)?;
+    assert_eq!(&back, b"default port");
+    drop(client);
+    signal(&child, "TERM")?;
+    assert_eq!(wait(child)?.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_misconfigurations_are_named_and_exit_1() -> TestResult {
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &[
+                "--port",
+                "0",
+                "--tls-cert",
+                "/nonexistent/cert.pem",
+                "--tls-key",
+                "/nonexistent/key.pem",
+            ],
+            "error: tls: cannot read the certificate file /nonexistent/cert.pem",
+        ),
+        (
+            &["--bind", "tls:127.0.0.1:0"],
+            "`tls:` binds need --tls-cert and --tls-key",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(echo_example()?)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
     Ok(())
 }
 
 #[cfg(not(feature = "tls"))]
 #[test]
 fn tls_flags_without_the_feature_say_how_to_build_it() -> TestResult {
-    let output = Command::new(echo_example()?)
-        .args(["--port", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
-    assert!(stderr.contains("--features tls"), "{stderr}");
+    let cases: [&[&str]; 2] = [
+        &["--port", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        &["--bind", "tls:127.0.0.1:0"],
+    ];
+    for args in cases {
+        let output = Command::new(echo_example()?)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("--features tls"), "{args:?}: {stderr}");
+    }
     Ok(())
 }

@@ -15,8 +15,10 @@ use std::thread;
 use std::time::Duration;
 
 use netecho::{CloseReason, Conn, Echo, Error, Handler, TlsConfig};
-use util::tls::{Pki, TempDir, handshake, openssl, read_to_close, tls_connect};
-use util::{TestResult, builder, connect, fill_pattern, join, notify, verify_pattern};
+use util::tls::{
+    Pki, TempDir, TlsBuilderExt, builder, handshake, openssl, read_to_close, tls_connect,
+};
+use util::{TestResult, connect, fill_pattern, join, notify, verify_pattern};
 
 /// Writes what the handshake settled, then echoes.
 struct Describe;

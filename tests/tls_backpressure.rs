@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use netecho::rustls::{ClientConnection, pki_types::ServerName};
 use netecho::{Conn, Echo, Handler};
-use util::tls::{Pki, tls_connect};
-use util::{TIMEOUT, TestResult, builder, fill_pattern, join, verify_pattern};
+use util::tls::{Pki, TlsBuilderExt, builder, tls_connect};
+use util::{TIMEOUT, TestResult, fill_pattern, join, verify_pattern};
 
 const LIMIT: usize = 64 * 1024;
 /// rustls' buffer in the server, capped by the crate (two records).

@@ -7,16 +7,69 @@
 #![allow(dead_code)]
 
 use std::error::Error;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use netecho::{Handler, TcpServer};
+use netecho::{Handler, Listener, TcpServer};
+
+/// What one `--bind` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    /// `HOST:PORT` or `[V6]:PORT`.
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(std::path::PathBuf),
+    /// `unix:@NAME` (Linux abstract name).
+    Abstract(String),
+    /// `tls:HOST:PORT` (needs --tls-cert and --tls-key).
+    Tls(SocketAddr),
+}
+
+/// Parses a `--bind` value.
+pub fn parse_bind(text: &str) -> Result<Bind, String> {
+    if let Some(rest) = text.strip_prefix("unix:") {
+        return match rest.strip_prefix('@') {
+            Some("") => Err("unix:@ needs a name".into()),
+            Some(name) => Ok(Bind::Abstract(name.to_owned())),
+            None if rest.is_empty() => Err("unix: needs a path".into()),
+            None => Ok(Bind::Unix(rest.into())),
+        };
+    }
+    if let Some(rest) = text.strip_prefix("tls:") {
+        return rest
+            .parse::<SocketAddr>()
+            .map(Bind::Tls)
+            .map_err(|_| format!("`{text}` is not tls:HOST:PORT or tls:[V6]:PORT"));
+    }
+    if text.starts_with("udp:") {
+        return Err("`udp:` listeners are not supported yet".into());
+    }
+    text.parse::<SocketAddr>()
+        .map(Bind::Tcp)
+        .map_err(|_| format!("`{text}` is not HOST:PORT, [V6]:PORT, unix:PATH or unix:@NAME"))
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("`{text}` is not an octal mode such as 660"))
+}
 
 /// The server's flags, flattened into each example's own `Args`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// Where to listen, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`,
+    /// `unix:@NAME`, `tls:HOST:PORT` (with --tls-cert and --tls-key);
+    /// replaces --host and --port. Under systemd socket
+    /// activation (LISTEN_FDS) the handed-in sockets are served instead.
+    #[arg(long = "bind", value_name = "ADDR", value_parser = parse_bind)]
+    pub binds: Vec<Bind>,
+    /// Permissions of the socket files of `unix:PATH` binds, in octal (e.g. 660).
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub unix_mode: Option<u32>,
     /// IP address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -51,8 +104,9 @@ pub struct ServerArgs {
 /// them) but fail, saying how to build with it.
 #[derive(Debug, clap::Args)]
 pub struct TlsArgs {
-    /// Speak TLS with this certificate chain (PEM; needs --tls-key and the
-    /// `tls` feature: `cargo run --features tls --example ...`).
+    /// The certificate chain (PEM) of the `tls:` binds, or of --host/--port
+    /// when there is no --bind (needs the `tls` feature: `cargo run
+    /// --features tls --example ...`).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
@@ -67,11 +121,11 @@ pub struct TlsArgs {
 }
 
 impl TlsArgs {
-    /// Makes the builder speak TLS if the flags ask for it; `Ok(true)` if so.
+    /// The TLS configuration the flags describe, if any.
     #[cfg(feature = "tls")]
-    fn apply(&self, builder: netecho::TcpServerBuilder) -> (netecho::TcpServerBuilder, bool) {
+    fn config(&self) -> Result<Option<netecho::TlsConfig>, Box<dyn Error>> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
-            return (builder, false);
+            return Ok(None);
         };
         let mut tls = netecho::TlsConfig::from_pem_files(cert, key);
         if let Some(ca) = &self.tls_client_ca {
@@ -80,23 +134,21 @@ impl TlsArgs {
         for proto in &self.alpn {
             tls = tls.alpn(proto.as_bytes());
         }
-        (builder.tls(tls), true)
+        Ok(Some(tls))
     }
 
     /// Without the `tls` feature, any TLS flag is an error that says so.
     #[cfg(not(feature = "tls"))]
-    fn apply(
-        &self,
-        builder: netecho::TcpServerBuilder,
-    ) -> Result<(netecho::TcpServerBuilder, bool), Box<dyn Error>> {
-        if self.tls_cert.is_some() || self.tls_client_ca.is_some() || !self.alpn.is_empty() {
-            return Err("TLS needs the `tls` feature: build with `--features tls` \
-                        (cargo run --features tls --example ...)"
-                .into());
+    fn config(&self) -> Result<Option<std::convert::Infallible>, Box<dyn Error>> {
+        if self.tls_cert.is_some() {
+            return Err(NEEDS_TLS.into());
         }
-        Ok((builder, false))
+        Ok(None)
     }
 }
+
+/// What a TLS flag or bind says without the `tls` feature.
+const NEEDS_TLS: &str = "TLS needs the `tls` feature: build with `--features tls` (cargo run --features tls --example ...)";
 
 /// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
 /// short (128 + SIGINT, as shells report an interrupted command).
@@ -127,10 +179,12 @@ pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
-/// Binds a server with `args` (on `default_port` unless `--port` is given)
-/// and the handler `factory`, prints `listening on ADDR`, and serves until
-/// SIGINT or SIGTERM, which shut it down gracefully; a second one exits at
-/// once with status [`FORCED_EXIT`].
+/// Binds a server with `args` (on `default_port` unless `--port` or
+/// `--bind` is given, or sockets are handed in by systemd) and the handler
+/// `factory`, prints `listening on ADDR` for each listener, and serves until
+/// SIGINT or SIGTERM, which shut it down gracefully (removing the socket
+/// files it created); a second one exits at once with status
+/// [`FORCED_EXIT`].
 pub fn serve<F, H>(args: &ServerArgs, default_port: u16, factory: F) -> Result<(), Box<dyn Error>>
 where
     F: Fn() -> H + Send + Sync + 'static,
@@ -138,9 +192,40 @@ where
 {
     init_logging();
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
-    let mut builder = TcpServer::builder()
-        .host(args.host)
-        .port(args.port.unwrap_or(default_port))
+    let mut builder = TcpServer::builder();
+    let tls = args.tls.config()?;
+    // Which listeners speak TLS, in the order they are given.
+    let mut secure = Vec::new();
+    if std::env::var_os("LISTEN_FDS").is_some() {
+        builder = add_handed_in(builder)?;
+    } else if args.binds.is_empty() {
+        let addr = SocketAddr::new(args.host, args.port.unwrap_or(default_port));
+        match &tls {
+            None => builder = builder.addr(addr),
+            #[allow(unreachable_patterns)]
+            Some(tls) => {
+                builder = builder.listener(tls_listener(addr, tls));
+                secure.push(true);
+            }
+        }
+    } else {
+        for bind in &args.binds {
+            let listener = match (bind, &tls) {
+                (Bind::Tls(addr), Some(tls)) => tls_listener(*addr, tls),
+                (Bind::Tls(_), None) if cfg!(feature = "tls") => {
+                    return Err("`tls:` binds need --tls-cert and --tls-key".into());
+                }
+                (Bind::Tls(_), None) => return Err(NEEDS_TLS.into()),
+                (bind, _) => listener(bind, args.unix_mode)?,
+            };
+            secure.push(matches!(bind, Bind::Tls(_)));
+            builder = builder.listener(listener);
+        }
+        if tls.is_some() && !secure.contains(&true) {
+            return Err("--tls-cert is for `tls:` binds, and there is none".into());
+        }
+    }
+    builder = builder
         .reuse_port(args.reuse_port)
         .shutdown_timeout(args.shutdown_timeout)
         .max_connections(args.max_connections)
@@ -150,13 +235,15 @@ where
     if let Some(workers) = args.workers {
         builder = builder.workers(workers);
     }
-    #[cfg(feature = "tls")]
-    let (builder, tls) = args.tls.apply(builder);
-    #[cfg(not(feature = "tls"))]
-    let (builder, tls) = args.tls.apply(builder)?;
     let server = builder.bind()?;
-    let scheme = if tls { "tls:" } else { "" };
-    println!("listening on {scheme}{}", server.local_addr());
+    for (i, addr) in server.local_addrs().iter().enumerate() {
+        let scheme = if secure.get(i) == Some(&true) {
+            "tls:"
+        } else {
+            ""
+        };
+        println!("listening on {scheme}{addr}");
+    }
 
     let handle = server.handle();
     let on_signal = handle.clone();
@@ -177,6 +264,55 @@ where
     server.run()?;
     log::info!("{:?}", handle.stats());
     Ok(())
+}
+
+/// A TCP listener that speaks TLS with `tls`.
+#[cfg(feature = "tls")]
+fn tls_listener(addr: SocketAddr, tls: &netecho::TlsConfig) -> Listener {
+    Listener::tcp(addr).tls(tls.clone())
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_listener(_: SocketAddr, never: &std::convert::Infallible) -> Listener {
+    match *never {}
+}
+
+/// The listener for one `--bind`.
+fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Error>> {
+    Ok(match bind {
+        Bind::Tcp(addr) => Listener::tcp(*addr),
+        #[cfg(unix)]
+        Bind::Unix(path) => match unix_mode {
+            Some(mode) => Listener::unix(path).mode(mode),
+            None => Listener::unix(path),
+        },
+        #[cfg(unix)]
+        Bind::Abstract(name) => Listener::unix_abstract(name),
+        Bind::Tls(_) => return Err(NEEDS_TLS.into()),
+        #[cfg(not(unix))]
+        _ => return Err("Unix sockets need a Unix system".into()),
+    })
+}
+
+/// Serves the sockets systemd handed in, and tells it when ready.
+#[cfg(all(unix, feature = "systemd"))]
+fn add_handed_in(
+    mut builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    for (_name, listener) in netecho::systemd::listeners()? {
+        builder = builder.listener(listener);
+    }
+    Ok(builder.systemd_notify(true))
+}
+
+#[cfg(not(all(unix, feature = "systemd")))]
+fn add_handed_in(
+    _builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    Err(
+        "LISTEN_FDS is set but this build has no systemd support: build with `--features systemd`"
+            .into(),
+    )
 }
 
 /// For the examples' loopback tests: a server with `factory`'s handlers on

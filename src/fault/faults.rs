@@ -6,17 +6,9 @@ use std::time::Duration;
 
 use super::control::{FaultControl, Switch};
 use super::faulty::Faulty;
-use super::plan::Plan;
+use super::plan::{Plan, Setup};
 use super::rng::SplitMix64;
 use crate::handler::Handler;
-
-/// What every connection of a set reads: the plan, toxicity and seed.
-#[derive(Debug, Clone)]
-pub(crate) struct Setup {
-    pub(crate) plan: Plan,
-    pub(crate) toxicity: f64,
-    pub(crate) seed: u64,
-}
 
 /// A set of faults to inject into connections, as a builder; then
 /// [`wrap`](Faults::wrap) a handler (or make a [`factory`](Faults::factory))

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::control::Switch;
-use super::faults::Setup;
 use super::plan::Cut;
+use super::plan::Setup;
 use super::rng::SplitMix64;
 use super::schedule::{Schedule, What};
-use crate::conn::{Conn, TimerRequest};
+use crate::context::{Conn, TimerRequest};
 use crate::handler::{CloseReason, Handler};
 
 /// A handler wrapped in a set of [`Faults`](super::Faults): made by

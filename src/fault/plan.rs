@@ -110,3 +110,11 @@ mod tests {
         assert_eq!(transfer_time(5, 0), Duration::ZERO);
     }
 }
+
+/// What every connection of a set reads: the plan, toxicity and seed.
+#[derive(Debug, Clone)]
+pub(crate) struct Setup {
+    pub(crate) plan: Plan,
+    pub(crate) toxicity: f64,
+    pub(crate) seed: u64,
+}

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use rustls::{ServerConfig, ServerConnection};
 
-use crate::connection::Stream;
+use crate::state_machine::Stream;
 use crate::tls_info::TlsInfo;
 
 /// The most TLS output rustls buffers for a connection when the socket is
@@ -76,6 +76,7 @@ impl TlsAcceptor {
             io,
             tls,
             handshake_timeout: self.handshake_timeout,
+            max_handshakes: self.max_handshakes,
             fin_wanted: false,
             fin_sent: false,
             deferred: None,
@@ -94,6 +95,7 @@ pub(crate) struct TlsStream<S> {
     io: S,
     tls: ServerConnection,
     handshake_timeout: Duration,
+    max_handshakes: usize,
     /// Our close_notify is queued: shut down the socket's write side once
     /// rustls has written everything.
     fin_wanted: bool,
@@ -133,9 +135,9 @@ impl<S> std::fmt::Debug for TlsStream<S> {
 }
 
 impl<S: Stream> TlsStream<S> {
-    /// The stream under the TLS session.
-    pub(crate) fn get_ref(&self) -> &S {
-        &self.io
+    /// The most handshakes in progress a worker takes for this listener.
+    pub(crate) fn max_handshakes(&self) -> usize {
+        self.max_handshakes
     }
 
     /// The stream under the TLS session.

@@ -6,7 +6,6 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use netecho::rustls::pki_types::pem::PemObject;
 use netecho::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -125,36 +124,23 @@ pub fn handshake(client: &mut TlsClient) -> io::Result<()> {
     Ok(())
 }
 
-/// A fresh directory under the system's temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+/// A fresh temporary directory (removed when dropped) to write PEM files in.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new() -> io::Result<Self> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "netecho-tls-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path)?;
-        Ok(TempDir(path))
+        super::temp_dir().map(TempDir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// Writes `text` to `name` in the directory; returns its path.
     pub fn write(&self, name: &str, text: &str) -> io::Result<PathBuf> {
-        let path = self.0.join(name);
+        let path = self.0.path().join(name);
         std::fs::write(&path, text)?;
         Ok(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -191,3 +177,21 @@ pub fn read_to_close(client: &mut TlsClient) -> io::Result<Vec<u8>> {
 
 /// How long a test waits for anything: the same bound as plain tests.
 pub const TLS_TIMEOUT: std::time::Duration = TIMEOUT;
+
+/// A builder with no listener yet (so no plain one is added): give it TLS
+/// listeners with [`TlsBuilderExt::tls`].
+pub fn builder() -> netecho::TcpServerBuilder {
+    netecho::TcpServer::builder()
+}
+
+/// A TLS listener on 127.0.0.1, any free port, for a builder.
+pub trait TlsBuilderExt {
+    fn tls(self, config: netecho::TlsConfig) -> Self;
+}
+
+impl TlsBuilderExt for netecho::TcpServerBuilder {
+    fn tls(self, config: netecho::TlsConfig) -> Self {
+        let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+        self.listener(netecho::Listener::tcp(addr).tls(config))
+    }
+}

@@ -9,14 +9,14 @@ pub fn run(
     tls: Option<(&Path, &Path)>,
     announce: &mut dyn FnMut(SocketAddr),
 ) -> Result<(), String> {
-    let builder = netecho::TcpServer::builder()
-        .host(Ipv4Addr::LOCALHOST)
-        .port(0)
-        .workers(workers);
+    let builder = netecho::TcpServer::builder().workers(workers);
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let builder = match tls {
-        None => builder,
+        None => builder.addr(addr),
         #[cfg(feature = "tls")]
-        Some((cert, key)) => builder.tls(netecho::TlsConfig::from_pem_files(cert, key)),
+        Some((cert, key)) => builder.listener(
+            netecho::Listener::tcp(addr).tls(netecho::TlsConfig::from_pem_files(cert, key)),
+        ),
         #[cfg(not(feature = "tls"))]
         Some(_) => return Err("netecho: TLS needs the `tls` feature".into()),
     };

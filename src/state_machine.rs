@@ -8,15 +8,14 @@
 
 use std::any::Any;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::builder::Config;
-use crate::conn::{Conn, TimerRequest};
+use crate::config::Config;
+use crate::context::{Conn, Endpoints, TimerRequest};
+use crate::handle::{Command, ConnState};
 use crate::handler::{CloseReason, Handler};
-use crate::push::{Command, ConnState};
 use crate::stats::{Counters, bump};
 use crate::tls_info::TlsInfo;
 
@@ -38,12 +37,15 @@ enum Due {
     Idle,
 }
 
-/// A byte stream the connection reads and writes, non-blocking.
+/// A byte stream the connection reads and writes, non-blocking: the one door
+/// between the state machine and a transport.
 ///
-/// A transport with a protocol of its own (TLS) implements it over the
-/// stream it wraps and shows the connection plaintext only; the provided
-/// methods are what such a transport adds, and a plain socket keeps their
-/// defaults.
+/// The transports implement it (TCP, Unix sockets; the test kit's in-memory
+/// peer). A transport with a protocol of its own (TLS) implements it over the
+/// stream it wraps, and shows the handler only plaintext.
+///
+/// The provided methods are what such a transport adds; a plain socket keeps
+/// their defaults.
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN; TLS: close_notify, then FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
@@ -87,17 +89,6 @@ pub(crate) trait Stream: Read + Write {
     }
 }
 
-impl Stream for mio::net::TcpStream {
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-
-    /// `setsockopt(SO_LINGER, 0)`: `close` then sends RST.
-    fn abort(&mut self) -> io::Result<()> {
-        socket2::SockRef::from(&*self).set_linger(Some(Duration::ZERO))
-    }
-}
-
 /// What the driver does next with a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -137,8 +128,7 @@ pub(crate) struct Connection<S> {
     state: Option<Arc<ConnState>>,
     user_timer: Option<Instant>,
     pending: Vec<u8>,
-    peer: SocketAddr,
-    local: SocketAddr,
+    endpoints: Endpoints,
     last_read: Instant,
     stalled_since: Option<Instant>,
     drain_deadline: Option<Instant>,
@@ -159,15 +149,12 @@ pub(crate) struct Connection<S> {
     /// When an unfinished handshake times out; `Some` while it counts in
     /// the worker's handshakes in progress.
     handshake_deadline: Option<Instant>,
-    /// What the TLS handshake negotiated, lent to `Conn` for each callback.
-    tls: Option<Box<TlsInfo>>,
 }
 
 impl<S: Stream> Connection<S> {
     pub(crate) fn new(
         stream: S,
-        peer: SocketAddr,
-        local: SocketAddr,
+        endpoints: Endpoints,
         handler: Box<dyn Handler>,
         now: Instant,
         key: usize,
@@ -181,8 +168,7 @@ impl<S: Stream> Connection<S> {
             state: None,
             user_timer: None,
             pending: Vec::new(),
-            peer,
-            local,
+            endpoints,
             last_read: now,
             stalled_since: None,
             drain_deadline: None,
@@ -197,7 +183,6 @@ impl<S: Stream> Connection<S> {
             hup: false,
             opened: false,
             handshake_deadline: None,
-            tls: None,
         }
     }
 
@@ -230,8 +215,8 @@ impl<S: Stream> Connection<S> {
         }
     }
 
-    pub(crate) fn peer_addr(&self) -> SocketAddr {
-        self.peer
+    pub(crate) fn peer_addr(&self) -> &crate::addr::Addr {
+        &self.endpoints.peer
     }
 
     /// Bytes waiting for the socket.
@@ -254,14 +239,14 @@ impl<S: Stream> Connection<S> {
                     return Step::Open;
                 }
                 Err(e) => {
-                    log::debug!("tls handshake with {} failed: {e}", self.peer);
+                    log::debug!("tls handshake with {} failed: {e}", self.endpoints.peer);
                     bump(&io.counters.tls_handshake_errors, 1);
                     return Step::Close(CloseReason::HandshakeFailed);
                 }
             }
             self.opened = true;
-            self.tls = self.stream.tls_info();
-            if self.tls.is_some() {
+            self.endpoints.tls = self.stream.tls_info();
+            if self.endpoints.tls.is_some() {
                 bump(&io.counters.tls_handshakes, 1);
             }
             if self.handshake_deadline.take().is_some() {
@@ -305,7 +290,7 @@ impl<S: Stream> Connection<S> {
             };
             bump(&io.counters.bytes_read, n as u64);
             self.last_read = io.now;
-            log::trace!("read {n} bytes from {}", self.peer);
+            log::trace!("read {n} bytes from {}", self.endpoints.peer);
             let data = &io.buf[..n];
             let step = self.callback_with(io.conn, io.now, io.config, io.counters, |h, c| {
                 h.on_data(c, data)
@@ -494,7 +479,7 @@ impl<S: Stream> Connection<S> {
         let now = io.now;
         let due = |at: Option<Instant>| at.filter(|&at| at <= now);
         if due(self.handshake_deadline).is_some() {
-            log::debug!("tls handshake with {} timed out", self.peer);
+            log::debug!("tls handshake with {} timed out", self.endpoints.peer);
             bump(&io.counters.tls_handshake_timeouts, 1);
             return Step::Close(CloseReason::HandshakeTimeout);
         }
@@ -587,7 +572,7 @@ impl<S: Stream> Connection<S> {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked in on_close: {}",
-                self.peer,
+                self.endpoints.peer,
                 panic_message(&*panic).escape_debug()
             );
         }
@@ -618,24 +603,21 @@ impl<S: Stream> Connection<S> {
         let write_closed = self.fin_wanted || self.closing.is_some();
         conn.reset(
             now,
-            self.peer,
-            self.local,
+            &mut self.endpoints,
             self.key,
             self.id,
             self.pending.len(),
             write_closed,
             self.state.take(),
         );
-        conn.lend_tls(self.tls.take());
         let handler = &mut *self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| f(handler, conn)));
-        self.state = conn.finish();
-        self.tls = conn.take_tls();
+        self.state = conn.finish(&mut self.endpoints);
         if let Err(panic) = result {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked, closing its connection: {}",
-                self.peer,
+                self.endpoints.peer,
                 panic_message(&*panic).escape_debug()
             );
             return Step::Panicked;
@@ -773,7 +755,7 @@ impl<S: Stream> Connection<S> {
         self.pending = Vec::new();
         self.stalled_since = None;
         if let Err(e) = self.stream.abort() {
-            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.peer);
+            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.endpoints.peer);
         }
         Step::Close(CloseReason::Aborted)
     }

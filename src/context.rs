@@ -1,11 +1,39 @@
 //! [`Conn`]: what a handler sees of its connection.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::push::{ConnHandle, ConnState, Route};
+use crate::addr::{Addr, PeerCred};
+use crate::handle::{ConnHandle, ConnState, Route};
 use crate::tls_info::TlsInfo;
+
+/// Who and where a connection is: its addresses, its listener, and the
+/// peer's credentials (Unix sockets). The state machine owns one per
+/// connection and lends it to the context for a callback (a swap, so no
+/// reference count is touched per message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoints {
+    pub(crate) peer: Addr,
+    pub(crate) local: Addr,
+    pub(crate) listener: usize,
+    pub(crate) peer_cred: Option<PeerCred>,
+    /// What a TLS handshake negotiated, once it is done.
+    pub(crate) tls: Option<Box<TlsInfo>>,
+}
+
+impl Endpoints {
+    /// Placeholder endpoints for a context between callbacks.
+    pub(crate) fn none() -> Self {
+        Endpoints {
+            peer: Addr::Tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            local: Addr::Tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            listener: 0,
+            peer_cred: None,
+            tls: None,
+        }
+    }
+}
 
 /// What the handler asked of the connection's timer in one callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +57,7 @@ pub(crate) enum TimerRequest {
 #[derive(Debug)]
 pub struct Conn {
     out: Vec<u8>,
-    peer: SocketAddr,
-    local: SocketAddr,
+    endpoints: Endpoints,
     queued: usize,
     close: bool,
     shutdown_write: bool,
@@ -44,8 +71,6 @@ pub struct Conn {
     key: usize,
     id: u64,
     state: Option<Arc<ConnState>>,
-    /// What a TLS handshake negotiated, lent by the connection for a callback.
-    tls: Option<Box<TlsInfo>>,
     route: Route,
 }
 
@@ -53,11 +78,10 @@ impl Conn {
     /// A context for a worker (or the test kit) that reaches its connections
     /// through `route` and applies `limit` to handles' writes; `now` is only
     /// a placeholder until [`reset`](Conn::reset) gives each callback its time.
-    pub(crate) fn new(local: SocketAddr, route: Route, limit: usize, now: Instant) -> Self {
+    pub(crate) fn new(route: Route, limit: usize, now: Instant) -> Self {
         Conn {
             out: Vec::new(),
-            peer: local,
-            local,
+            endpoints: Endpoints::none(),
             queued: 0,
             close: false,
             shutdown_write: false,
@@ -71,21 +95,19 @@ impl Conn {
             key: 0,
             id: 0,
             state: None,
-            tls: None,
             route,
         }
     }
 
     /// Makes the context ready for a callback of connection `key`/`id` at
-    /// time `now`, keeping the output buffer's allocation. `state` is the
-    /// connection's handle state, moved in for the callback and taken back by
-    /// [`finish`](Conn::finish).
+    /// time `now`, keeping the output buffer's allocation. `endpoints` and
+    /// `state` (the connection's handle state) are moved in for the callback
+    /// and given back by [`finish`](Conn::finish).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn reset(
         &mut self,
         now: Instant,
-        peer: SocketAddr,
-        local: SocketAddr,
+        endpoints: &mut Endpoints,
         key: usize,
         id: u64,
         queued: usize,
@@ -93,8 +115,7 @@ impl Conn {
         state: Option<Arc<ConnState>>,
     ) {
         self.out.clear();
-        self.peer = peer;
-        self.local = local;
+        std::mem::swap(&mut self.endpoints, endpoints);
         self.key = key;
         self.id = id;
         self.queued = queued;
@@ -109,40 +130,9 @@ impl Conn {
         self.state = state;
     }
 
-    /// Lends the connection's TLS details for a callback; taken back by
-    /// [`take_tls`](Conn::take_tls).
-    pub(crate) fn lend_tls(&mut self, tls: Option<Box<TlsInfo>>) {
-        self.tls = tls;
-    }
-
-    /// Ends a callback: gives back the connection's TLS details.
-    pub(crate) fn take_tls(&mut self) -> Option<Box<TlsInfo>> {
-        self.tls.take()
-    }
-
-    /// What the TLS handshake negotiated (ALPN, SNI, the client's
-    /// certificates), from `on_open` on; `None` on a connection without TLS.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use netecho::{Conn, Handler};
-    ///
-    /// struct WhoAreYou;
-    /// impl Handler for WhoAreYou {
-    ///     fn on_open(&mut self, conn: &mut Conn) {
-    ///         let sni = conn.tls().and_then(|tls| tls.server_name()).unwrap_or("-");
-    ///         let reply = format!("you asked for {sni}\n");
-    ///         conn.write(reply.as_bytes());
-    ///     }
-    /// }
-    /// ```
-    pub fn tls(&self) -> Option<&TlsInfo> {
-        self.tls.as_deref()
-    }
-
-    /// Ends a callback: gives back the connection's handle state.
-    pub(crate) fn finish(&mut self) -> Option<Arc<ConnState>> {
+    /// Ends a callback: gives back the connection's endpoints and handle state.
+    pub(crate) fn finish(&mut self, endpoints: &mut Endpoints) -> Option<Arc<ConnState>> {
+        std::mem::swap(&mut self.endpoints, endpoints);
         self.state.take()
     }
 
@@ -302,14 +292,53 @@ impl Conn {
         self.now
     }
 
-    /// The address of the peer.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.peer
+    /// The address of the peer: for TCP its IP address and port
+    /// ([`Addr::as_tcp`] gives the [`SocketAddr`]); for a Unix socket usually
+    /// [`UnixAddr::Unnamed`](crate::UnixAddr::Unnamed), since clients seldom
+    /// bind theirs (see [`peer_cred`](Conn::peer_cred) for who it is).
+    pub fn peer_addr(&self) -> &Addr {
+        &self.endpoints.peer
     }
 
-    /// The local address of the connection (the server's side).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
+    /// The local address of the connection (the server's side): the address
+    /// the peer connected to.
+    pub fn local_addr(&self) -> &Addr {
+        &self.endpoints.local
+    }
+
+    /// Which listener the connection came in on: its index in the order the
+    /// listeners were given to the builder, as in
+    /// [`ServerHandle::local_addrs`](crate::ServerHandle::local_addrs).
+    pub fn listener(&self) -> usize {
+        self.endpoints.listener
+    }
+
+    /// The credentials (pid, uid, gid) of the peer process of a Unix-socket
+    /// connection, as the kernel recorded them at `connect`; `None` for TCP
+    /// and where the platform does not tell (only Linux and Android do).
+    pub fn peer_cred(&self) -> Option<PeerCred> {
+        self.endpoints.peer_cred
+    }
+
+    /// What the TLS handshake negotiated (ALPN, SNI, the client's
+    /// certificates), from `on_open` on; `None` on a connection without TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Conn, Handler};
+    ///
+    /// struct WhoAreYou;
+    /// impl Handler for WhoAreYou {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         let sni = conn.tls().and_then(|tls| tls.server_name()).unwrap_or("-");
+    ///         let reply = format!("you asked for {sni}\n");
+    ///         conn.write(reply.as_bytes());
+    ///     }
+    /// }
+    /// ```
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.endpoints.tls.as_deref()
     }
 
     /// How many bytes of output are waiting to be sent: those the socket has
