@@ -523,3 +523,51 @@ fn openssl_s_client_echo_alpn_and_close() -> TestResult {
     server.join()?;
     Ok(())
 }
+
+#[cfg(unix)]
+#[test]
+fn plain_tls_and_tls_over_unix_listeners_mix_under_one_server() -> TestResult {
+    use netecho::Listener;
+    let pki = Pki::new()?;
+    let dir = util::temp_dir()?;
+    let path = dir.path().join("tls.sock");
+    let server = builder()
+        .listener(Listener::tcp(([127, 0, 0, 1], 0)))
+        .tls(pki.server_config())
+        .listener(Listener::unix(&path).tls(pki.server_config().alpn("echo")))
+        .handler(|| Describe)
+        .spawn()?;
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 3);
+    let plain_addr = server.local_addr();
+    let tls_addr = match &addrs[1] {
+        netecho::Addr::Tcp(addr) => *addr,
+        other => return Err(format!("listener 1 is {other}").into()),
+    };
+
+    let mut plain = connect(plain_addr)?;
+    assert_eq!(read_line(&mut plain)?, "plain");
+
+    let mut tcp = tls_connect(tls_addr, pki.client_config(&[], None)?, "localhost")?;
+    assert_eq!(read_line(&mut tcp)?, "alpn=- sni=localhost certs=0 first=0");
+
+    let unix = std::os::unix::net::UnixStream::connect(&path)?;
+    unix.set_read_timeout(Some(util::TIMEOUT))?;
+    let conn = netecho::rustls::ClientConnection::new(
+        pki.client_config(&["echo"], None)?,
+        netecho::rustls::pki_types::ServerName::try_from("localhost")?,
+    )?;
+    let mut over_unix = netecho::rustls::StreamOwned::new(conn, unix);
+    assert_eq!(
+        read_line(&mut over_unix)?,
+        "alpn=echo sni=localhost certs=0 first=0"
+    );
+    over_unix.write_all(b"via the socket file")?;
+    let mut back = [0u8; 19];
+    over_unix.read_exact(&mut back)?;
+    assert_eq!(&back, b"via the socket file");
+    drop((plain, tcp, over_unix));
+    server.shutdown();
+    server.join()?;
+    Ok(())
+}
