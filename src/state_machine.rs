@@ -399,13 +399,16 @@ impl<S: Stream> Connection<S> {
     /// The socket may take more output.
     pub(crate) fn writable(&mut self, io: &mut Io<'_>) -> Step {
         if !self.opened {
-            let step = self.open(io);
-            if self.opened && step == Step::Open {
-                // Input may have come with the handshake's end.
-                self.more_to_read = true;
-                return Step::Yield;
+            // A handshake moves on when the peer's flight arrives (a
+            // readable event); here only our flight may be waiting.
+            if self.stream.wants_write() {
+                if let Err(e) = self.stream.flush() {
+                    log::debug!("tls handshake with {} failed: {e}", self.endpoints.peer);
+                    bump(&io.counters.tls_handshake_errors, 1);
+                    return Step::Close(CloseReason::HandshakeFailed);
+                }
             }
-            return step;
+            return Step::Open;
         }
         if self.stream.wants_write() {
             // Output the stream holds (TLS records) goes first.
