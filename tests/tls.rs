@@ -240,7 +240,7 @@ fn handler_sees_alpn_sni_and_client_certificate() -> TestResult {
 }
 
 #[test]
-fn client_certificate_required_missing_or_untrusted_is_refused() -> TestResult {
+fn client_certificate_required_missing_untrusted_or_expired_is_refused() -> TestResult {
     let pki = Pki::new()?;
     let (factory, events) = notify(|| Describe);
     let server = builder()
@@ -264,6 +264,14 @@ fn client_certificate_required_missing_or_untrusted_is_refused() -> TestResult {
     let err = read_line(&mut untrusted).expect_err("an untrusted certificate got in");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 
+    let mut expired = tls_connect(
+        addr,
+        pki.client_config(&[], Some(&pki.expired))?,
+        "localhost",
+    )?;
+    let err = read_line(&mut expired).expect_err("an expired certificate got in");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+
     // The server carries on: a good client gets in, and is the first the
     // handler ever saw.
     let mut good = tls_connect(
@@ -274,7 +282,7 @@ fn client_certificate_required_missing_or_untrusted_is_refused() -> TestResult {
     assert!(read_line(&mut good)?.contains("certs=1"));
     events.expect_open()?;
     let stats = server.stats();
-    assert_eq!(stats.tls_handshake_errors, 2);
+    assert_eq!(stats.tls_handshake_errors, 3);
     assert_eq!(stats.tls_handshakes, 1);
     server.shutdown();
     server.join()?;
@@ -567,6 +575,43 @@ fn plain_tls_and_tls_over_unix_listeners_mix_under_one_server() -> TestResult {
     over_unix.read_exact(&mut back)?;
     assert_eq!(&back, b"via the socket file");
     drop((plain, tcp, over_unix));
+    server.shutdown();
+    server.join()?;
+    Ok(())
+}
+
+/// Writes from another thread through a `ConnHandle`, then closes.
+struct FromAThread;
+
+impl Handler for FromAThread {
+    fn on_open(&mut self, conn: &mut Conn) {
+        let handle = conn.handle();
+        thread::spawn(move || {
+            for i in 0..100 {
+                if handle.write(format!("line {i}\n").as_bytes()).is_err() {
+                    return;
+                }
+            }
+            let _ = handle.close();
+        });
+    }
+}
+
+#[test]
+fn handles_write_from_other_threads_and_close_with_close_notify() -> TestResult {
+    let pki = Pki::new()?;
+    let server = builder()
+        .tls(pki.server_config())
+        .handler(|| FromAThread)
+        .spawn()?;
+    let mut client = tls_connect(
+        server.local_addr(),
+        pki.client_config(&[], None)?,
+        "localhost",
+    )?;
+    let got = read_to_close(&mut client)?;
+    let expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&got), expected);
     server.shutdown();
     server.join()?;
     Ok(())

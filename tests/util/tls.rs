@@ -31,6 +31,8 @@ pub struct Pki {
     pub server: Identity,
     pub client: Identity,
     pub untrusted: Identity,
+    /// Signed by the CA, but expired in 2001.
+    pub expired: Identity,
 }
 
 impl Pki {
@@ -52,6 +54,14 @@ impl Pki {
             })
         };
         let server = leaf(vec!["localhost".into(), "127.0.0.1".into()])?;
+        let expired_key = KeyPair::generate()?;
+        let mut expired_params = CertificateParams::new(vec!["client.test".to_string()])?;
+        expired_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        expired_params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let expired = Identity {
+            cert: expired_params.signed_by(&expired_key, &issuer)?.pem(),
+            key: expired_key.serialize_pem(),
+        };
         let client = leaf(vec!["client.test".into()])?;
         let untrusted_key = KeyPair::generate()?;
         let untrusted_cert =
@@ -64,6 +74,7 @@ impl Pki {
                 cert: untrusted_cert.pem(),
                 key: untrusted_key.serialize_pem(),
             },
+            expired,
         })
     }
 
