@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::context::{Conn, Endpoints, TimerRequest};
 use crate::handle::{Command, ConnState};
 use crate::handler::{CloseReason, Handler};
+use crate::proxy::{self, Parsed, ProxyProtocol};
 use crate::stats::{Counters, bump};
 use crate::tls_info::TlsInfo;
 
@@ -43,15 +44,25 @@ enum Due {
 /// The transports implement it (TCP, Unix sockets; the test kit's in-memory
 /// peer). A transport with a protocol of its own (TLS) implements it over the
 /// stream it wraps, and shows the handler only plaintext.
-///
-/// The provided methods are what such a transport adds; a plain socket keeps
-/// their defaults.
 pub(crate) trait Stream: Read + Write {
-    /// Shuts down the write side (sends FIN; TLS: close_notify, then FIN).
+    /// Shuts down the write side (sends FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
 
     /// Makes the coming close a reset (RST) that drops unsent data.
     fn abort(&mut self) -> io::Result<()>;
+
+    /// Copies what the peer sent into `buf` without consuming it
+    /// (`recv(MSG_PEEK)`), from the socket itself, below any protocol of
+    /// the stream: for a preamble (the PROXY protocol header) that comes
+    /// before everything else, a TLS handshake included.
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Consumes bytes that [`peek`](Stream::peek) showed, into `buf`, from
+    /// the socket itself. A stream with a protocol of its own (TLS) reads
+    /// its socket here, not through the protocol.
+    fn consume_peeked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
 
     /// Moves a handshake on: `Ok(true)` once the stream carries application
     /// data (at once for a plain socket), `Ok(false)` while it waits.
@@ -144,10 +155,16 @@ pub(crate) struct Connection<S> {
     /// The driver saw the peer's EOF (or an error) announced: reads go on
     /// until they return it, whatever their size.
     hup: bool,
-    /// The handshake (if any) is over and the handler was told `on_open`.
+    /// The preamble (a PROXY header, if the listener wants one) is over and
+    /// the handler was told `on_open`.
     opened: bool,
-    /// When an unfinished handshake times out; `Some` while it counts in
-    /// the worker's handshakes in progress.
+    /// The listener's PROXY protocol settings while the header is awaited;
+    /// `None` once it came (or on a listener without the protocol).
+    proxy: Option<Arc<ProxyProtocol>>,
+    /// When an awaited PROXY header times out.
+    preamble_deadline: Option<Instant>,
+    /// When an unfinished handshake (TLS, after any PROXY header) times out;
+    /// `Some` while it counts in the worker's handshakes in progress.
     handshake_deadline: Option<Instant>,
 }
 
@@ -182,8 +199,22 @@ impl<S: Stream> Connection<S> {
             more_to_read: false,
             hup: false,
             opened: false,
+            proxy: None,
+            preamble_deadline: None,
             handshake_deadline: None,
         }
+    }
+
+    /// The connection must start with a PROXY protocol header, read before
+    /// the handler hears of the connection.
+    pub(crate) fn with_proxy(mut self, proxy: Option<Arc<ProxyProtocol>>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// The listener the connection came in on (its index).
+    pub(crate) fn listener(&self) -> usize {
+        self.endpoints.listener
     }
 
     /// The readiness event announced the peer's EOF or an error: the next
@@ -224,10 +255,16 @@ impl<S: Stream> Connection<S> {
         self.pending.len()
     }
 
-    /// The connection just opened, or its handshake may have moved on: once
-    /// the handshake (if any) is done, tells the handler.
+    /// The connection just opened, or its preamble or handshake may have
+    /// moved on: once the PROXY header (if any) has come and the handshake
+    /// (if any, TLS) is over, tells the handler.
     pub(crate) fn open(&mut self, io: &mut Io<'_>) -> Step {
         if !self.opened {
+            match self.preamble(io) {
+                Ok(true) => {}
+                Ok(false) => return Step::Open,
+                Err(reason) => return Step::Close(reason),
+            }
             match self.stream.handshake() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -257,13 +294,95 @@ impl<S: Stream> Connection<S> {
         self.callback(io, |h, c| h.on_open(c))
     }
 
+    /// Reads the PROXY protocol header, if the listener wants one:
+    /// `Ok(true)` once over (at once without one), `Ok(false)` while it
+    /// waits for more bytes, `Err` to close.
+    ///
+    /// The header is peeked into the worker's read buffer, so the connection
+    /// holds no buffer while it waits, and consumed with one read of its
+    /// exact length: what follows it stays in the socket for the handler.
+    fn preamble(&mut self, io: &mut Io<'_>) -> Result<bool, CloseReason> {
+        let Some(settings) = self.proxy.as_deref() else {
+            return Ok(true);
+        };
+        if self.preamble_deadline.is_none() {
+            if !settings.trusts(&self.endpoints.peer) {
+                bump(&io.counters.proxy_untrusted, 1);
+                log::debug!(
+                    "closing the connection from {}: not a trusted PROXY protocol peer",
+                    self.endpoints.peer
+                );
+                return Err(CloseReason::ProxyRejected);
+            }
+            self.preamble_deadline = Some(
+                io.now
+                    .checked_add(settings.timeout())
+                    .unwrap_or(io.now + DRAIN_TIMEOUT),
+            );
+        }
+        let limit = settings.peek_limit().min(io.buf.len());
+        let parsed = loop {
+            match self.stream.peek(&mut io.buf[..limit]) {
+                Ok(0) => return Err(CloseReason::PeerClosed),
+                Ok(n) => break proxy::parse(&io.buf[..n], limit, &self.endpoints.peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CloseReason::from_io(&e)),
+            }
+        };
+        let (len, header) = match parsed {
+            Parsed::Done { len, header } => (len, header),
+            Parsed::Incomplete if !self.hup => return Ok(false),
+            Parsed::Incomplete => {
+                bump(&io.counters.proxy_malformed, 1);
+                log::debug!(
+                    "closing the connection from {}: EOF inside its PROXY header",
+                    self.endpoints.peer
+                );
+                return Err(CloseReason::ProxyRejected);
+            }
+            Parsed::Invalid(why) => {
+                bump(&io.counters.proxy_malformed, 1);
+                log::debug!("closing the connection from {}: {why}", self.endpoints.peer);
+                return Err(CloseReason::ProxyRejected);
+            }
+        };
+        let mut taken = 0;
+        while taken < len {
+            match self.stream.consume_peeked(&mut io.buf[taken..len]) {
+                Ok(0) => return Err(CloseReason::PeerClosed),
+                Ok(n) => taken += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CloseReason::from_io(&e)),
+            }
+        }
+        bump(&io.counters.bytes_read, len as u64);
+        bump(&io.counters.proxy_headers, 1);
+        if let Some(client) = header.source() {
+            log::debug!(
+                "connection from {} is for {client} (PROXY v{})",
+                self.endpoints.peer,
+                header.version()
+            );
+            self.endpoints.peer = client.clone();
+        }
+        self.endpoints.proxy = Some(Box::new(header));
+        self.proxy = None;
+        self.preamble_deadline = None;
+        Ok(true)
+    }
+
     /// The socket may have bytes to read.
     pub(crate) fn readable(&mut self, io: &mut Io<'_>) -> Step {
         if !self.opened {
             let step = self.open(io);
-            if !self.opened || step != Step::Open {
-                // Input that came with the handshake's end is read later.
-                self.more_to_read = self.opened;
+            if !self.opened {
+                return step;
+            }
+            if step != Step::Open {
+                // Bytes after the header wait in the socket: read them after
+                // the other connections.
+                self.more_to_read = matches!(step, Step::Yield);
                 return step;
             }
         }
@@ -446,7 +565,8 @@ impl<S: Stream> Connection<S> {
     /// The server is shutting down: finish writing, then close gracefully.
     pub(crate) fn shutdown(&mut self, io: &mut Io<'_>) -> Step {
         if !self.opened {
-            // A handshake in progress is dropped: the handler never saw it.
+            // A preamble or handshake in progress is dropped: the handler
+            // never saw it.
             return Step::Close(CloseReason::Shutdown);
         }
         if self.closing.is_none() {
@@ -458,6 +578,7 @@ impl<S: Stream> Connection<S> {
     /// The earliest time [`on_timer`](Self::on_timer) has something to do.
     pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
         [
+            self.preamble_deadline,
             self.handshake_deadline,
             self.drain_deadline(),
             self.write_deadline(config),
@@ -481,6 +602,14 @@ impl<S: Stream> Connection<S> {
     pub(crate) fn on_timer(&mut self, io: &mut Io<'_>) -> Step {
         let now = io.now;
         let due = |at: Option<Instant>| at.filter(|&at| at <= now);
+        if due(self.preamble_deadline).is_some() {
+            bump(&io.counters.proxy_timeouts, 1);
+            log::debug!(
+                "closing the connection from {}: no PROXY header in time",
+                self.endpoints.peer
+            );
+            return Step::Close(CloseReason::ProxyTimeout);
+        }
         if due(self.handshake_deadline).is_some() {
             log::debug!("tls handshake with {} timed out", self.endpoints.peer);
             bump(&io.counters.tls_handshake_timeouts, 1);
@@ -567,7 +696,7 @@ impl<S: Stream> Connection<S> {
             bump(&counters.tls_handshaking, u64::MAX);
         }
         if !self.opened {
-            // The handler never saw the connection (its handshake failed).
+            // The handler never heard of the connection.
             return;
         }
         let handler = &mut self.handler;

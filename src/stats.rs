@@ -49,6 +49,18 @@ pub struct Stats {
     /// TLS connections closed at once because their worker already had
     /// `max_handshakes` handshakes in progress.
     pub tls_refused: u64,
+    /// PROXY protocol headers taken (see [`ProxyProtocol`](crate::ProxyProtocol)).
+    pub proxy_headers: u64,
+    /// Connections closed before any header because the peer is not in the
+    /// listener's trusted networks.
+    pub proxy_untrusted: u64,
+    /// Connections closed because they did not start with a valid PROXY
+    /// header (not one, malformed, over the size bound, or cut short by the
+    /// peer's EOF).
+    pub proxy_malformed: u64,
+    /// Connections closed because no complete PROXY header came within the
+    /// header timeout.
+    pub proxy_timeouts: u64,
 }
 
 /// One worker's counters. Only that worker writes them, so an update is a
@@ -73,6 +85,10 @@ pub(crate) struct Counters {
     pub(crate) tls_handshake_errors: AtomicU64,
     pub(crate) tls_handshake_timeouts: AtomicU64,
     pub(crate) tls_refused: AtomicU64,
+    pub(crate) proxy_headers: AtomicU64,
+    pub(crate) proxy_untrusted: AtomicU64,
+    pub(crate) proxy_malformed: AtomicU64,
+    pub(crate) proxy_timeouts: AtomicU64,
 }
 
 /// Adds `n` to a counter that only the calling thread writes.
@@ -108,6 +124,10 @@ impl Stats {
             s.tls_handshake_errors += c.tls_handshake_errors.load(Relaxed);
             s.tls_handshake_timeouts += c.tls_handshake_timeouts.load(Relaxed);
             s.tls_refused += c.tls_refused.load(Relaxed);
+            s.proxy_headers += c.proxy_headers.load(Relaxed);
+            s.proxy_untrusted += c.proxy_untrusted.load(Relaxed);
+            s.proxy_malformed += c.proxy_malformed.load(Relaxed);
+            s.proxy_timeouts += c.proxy_timeouts.load(Relaxed);
         }
         s
     }

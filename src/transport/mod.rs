@@ -107,6 +107,24 @@ impl crate::state_machine::Stream for Stream {
         }
     }
 
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.peek(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => unix::peek(s, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.peek(buf),
+        }
+    }
+
+    fn consume_peeked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.consume_peeked(buf),
+            _ => self.read(buf),
+        }
+    }
+
     fn handshake(&mut self) -> io::Result<bool> {
         match self {
             #[cfg(feature = "tls")]
@@ -226,7 +244,7 @@ pub(crate) struct Listener {
     /// order): while the socket is open its file's inode cannot be reused,
     /// so the dev/inode check cannot mistake another file for ours.
     #[cfg(unix)]
-    _file: Option<unix::SocketFile>,
+    file: Option<unix::SocketFile>,
     kind: Kind,
     addr: Addr,
     /// `TCP_NODELAY` on accepted connections.
@@ -246,7 +264,7 @@ impl Listener {
             addr,
             nodelay,
             #[cfg(unix)]
-            _file: None,
+            file: None,
             #[cfg(feature = "tls")]
             tls: None,
         })
@@ -271,7 +289,7 @@ impl Listener {
             kind: Kind::Unix(mio::net::UnixListener::from_std(listener)),
             addr,
             nodelay: false,
-            _file: file,
+            file,
             #[cfg(feature = "tls")]
             tls: None,
         })
@@ -284,13 +302,33 @@ impl Listener {
         self
     }
 
+    /// A second descriptor for the listening socket (close-on-exec), to hand
+    /// to a successor process.
+    #[cfg(unix)]
+    pub(crate) fn dup(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        match &self.kind {
+            Kind::Tcp(l) => l.as_fd().try_clone_to_owned(),
+            Kind::Unix(l) => l.as_fd().try_clone_to_owned(),
+        }
+    }
+
+    /// Another process serves this socket now: closing it must not remove
+    /// its socket file.
+    #[cfg(unix)]
+    pub(crate) fn keep_socket_file(&mut self) {
+        if let Some(file) = &mut self.file {
+            file.keep = true;
+        }
+    }
+
     /// The address it listens on (with the real port when port 0 was asked).
     pub(crate) fn local_addr(&self) -> &Addr {
         &self.addr
     }
 
     /// Accepts one connection and sets its options; under TLS, starts its
-    /// session (the handshake runs on its worker).
+    /// session (the handshake runs on its worker, after any PROXY header).
     pub(crate) fn accept(&self) -> io::Result<Accepted> {
         let accepted = self.accept_plain()?;
         #[cfg(feature = "tls")]

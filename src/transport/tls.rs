@@ -294,6 +294,16 @@ impl<S: Stream> Stream for TlsStream<S> {
         self.io.abort()
     }
 
+    /// From the socket, below TLS: a PROXY header comes before the
+    /// handshake.
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.peek(buf)
+    }
+
+    fn consume_peeked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.consume_peeked(buf)
+    }
+
     /// Moves the handshake on as far as the socket allows: `Ok(true)` once it
     /// is complete (application data may follow at once), `Ok(false)` while
     /// it waits for the peer.
@@ -437,6 +447,10 @@ mod tests {
 
         fn abort(&mut self) -> io::Result<()> {
             Ok(())
+        }
+
+        fn peek(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::Unsupported.into())
         }
     }
 
