@@ -616,3 +616,40 @@ fn handles_write_from_other_threads_and_close_with_close_notify() -> TestResult 
     server.join()?;
     Ok(())
 }
+
+/// Writes the peer's address (from the PROXY header) and the SNI.
+struct PeerAndSni;
+
+impl Handler for PeerAndSni {
+    fn on_open(&mut self, conn: &mut Conn) {
+        let sni = conn.tls().and_then(|t| t.server_name()).unwrap_or("-");
+        let line = format!("{} {sni}\n", conn.peer_addr());
+        conn.write(line.as_bytes());
+    }
+}
+
+#[test]
+fn proxy_header_comes_before_the_tls_handshake() -> TestResult {
+    use netecho::{Listener, ProxyProtocol};
+    let pki = Pki::new()?;
+    let server = builder()
+        .listener(
+            Listener::tcp(([127, 0, 0, 1], 0))
+                .proxy_protocol(ProxyProtocol::required())
+                .tls(pki.server_config()),
+        )
+        .handler(|| PeerAndSni)
+        .spawn()?;
+    let mut tcp = connect(server.local_addr())?;
+    tcp.write_all(b"PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\n")?;
+    let conn = netecho::rustls::ClientConnection::new(
+        pki.client_config(&[], None)?,
+        netecho::rustls::pki_types::ServerName::try_from("localhost")?,
+    )?;
+    let mut client = netecho::rustls::StreamOwned::new(conn, tcp);
+    assert_eq!(read_line(&mut client)?, "192.0.2.7:40000 localhost");
+    drop(client);
+    server.shutdown();
+    server.join()?;
+    Ok(())
+}
