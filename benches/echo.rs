@@ -5,6 +5,7 @@
 //! cargo bench --bench echo                         # full run, about 12 minutes on 2 cores
 //! cargo bench --bench echo -- --quick              # CI smoke, about a minute
 //! cargo bench --bench echo -- --servers netecho --scenarios pingpong --rounds 5
+//! cargo bench --bench echo -- --scenarios unix     # 100 x 512 B over a Unix socket file
 //! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
 //! ```
 //!
@@ -16,7 +17,10 @@
 //! (`netecho-bench-servers`, not a default member, so the library's own builds never
 //! compile tokio), which this bench builds first with `cargo build --release -p
 //! netecho-bench-servers`. Every server binds `127.0.0.1:0` with `TCP_NODELAY` set on the
-//! listener (accepted sockets inherit it on Linux) and prints its address. The load comes
+//! listener (accepted sockets inherit it on Linux) and prints its address; in the `unix`
+//! scenario it binds a socket file in a temporary directory the bench makes for that run
+//! (netecho with `Listener::unix`, the baselines with their own library's `bind(path)`)
+//! and prints `unix:PATH`. The load comes
 //! from the `loadgen` example's client (one mio event loop, every echoed byte verified).
 //! Per run: connect everything, warm up, then measure requests/s, latency, and the
 //! server's CPU seconds (`/proc/<pid>/stat`) and peak memory (`VmHWM`); the idle scenario
@@ -89,8 +93,9 @@ use results::Cell;
 fn main() -> ExitCode {
     let args = parse_args();
     if let Some(kind) = args.serve {
+        let workers = args.workers.unwrap_or_else(plan::cpus);
         let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
-        return servers::serve(kind, args.workers.unwrap_or_else(plan::cpus), tls);
+        return servers::serve(kind, workers, args.unix.as_deref(), tls);
     }
     match Plan::new(&args).and_then(|mut plan| {
         if plan.needs_baselines() {

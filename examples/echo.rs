@@ -5,6 +5,10 @@
 //! systemd socket activation (built with `--features systemd`) it serves the
 //! sockets handed in: `systemd-socket-activate -l 7007 target/debug/examples/echo`.
 //!
+//! `--bind udp:127.0.0.1:7007` (repeatable, mixes with the others) serves
+//! the datagram echo too, behind the UDP guard (`--udp-guard`, `--udp-rate`,
+//! ...: see `--help`); then `nc -u 127.0.0.1 7007`.
+//!
 //! SIGINT (Ctrl-C) or SIGTERM shuts it down gracefully; it exits 0 and logs
 //! the server's statistics at info. `RUST_LOG=debug` shows connections
 //! opening and closing.
@@ -18,7 +22,7 @@ mod common;
 mod faults;
 
 use clap::Parser;
-use netecho::Echo;
+use netecho::{DatagramEcho, Echo};
 
 /// An RFC 862 echo server.
 #[derive(Debug, Parser)]
@@ -37,7 +41,12 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     match args.faults.faults() {
-        Some(faults) => common::serve(&args.server, 7007, faults.factory(|| Echo)),
-        None => common::serve(&args.server, 7007, || Echo),
+        Some(faults) => common::serve_with(
+            &args.server,
+            7007,
+            faults.factory(|| Echo),
+            Some(|| DatagramEcho),
+        ),
+        None => common::serve_with(&args.server, 7007, || Echo, Some(|| DatagramEcho)),
     }
 }

@@ -21,6 +21,12 @@
 //! purpose, reproducibly, to test clients against latency, slow links,
 //! cut-offs and resets).
 //!
+//! And the datagram half of RFC 862: [`UdpServer`] echoes every datagram
+//! whole, with a sans-IO [`DatagramHandler`] for other answers, behind a
+//! [`GuardPolicy`] on by default (no answers to sources that cannot be
+//! clients, to services that answer back or to our own port; per-source and
+//! global rates), so it is safe to expose.
+//!
 //! Start with the [guide] (call order, rules, testing, two protocols walked
 //! through), the [test kit](testing), and the examples: the classic services
 //! [echo], [discard], [daytime], [qotd], [chargen], and [lines], [chat],
@@ -193,6 +199,8 @@ mod listener;
 mod server;
 #[cfg(all(unix, feature = "systemd"))]
 pub mod systemd;
+// UDP, in layers of its own until it joins the server (see its module docs).
+mod udp;
 #[cfg(all(unix, feature = "systemd"))]
 mod upgrade;
 
@@ -222,3 +230,8 @@ pub use tls_info::TlsInfo;
 /// comes from the same version as this crate's.
 #[cfg(feature = "tls")]
 pub use rustls;
+pub use udp::{
+    ANSWER_BACK_PORTS, DEFAULT_GLOBAL_RATE, DEFAULT_MAX_SOURCES, DEFAULT_PER_SOURCE_RATE,
+    DatagramEcho, DatagramHandler, GuardPolicy, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, REFLECTOR_PORTS,
+    Rate, Reply, UdpServer, UdpServerBuilder, UdpServerHandle, UdpStats,
+};

@@ -231,14 +231,36 @@ fn bind_flags_listen_in_order_and_sigterm_removes_the_socket_file() -> TestResul
 }
 
 #[test]
-fn udp_binds_are_refused_for_now() -> TestResult {
-    let output = Command::new(echo_example()?)
-        .args(["--bind", "udp:127.0.0.1:0"])
+fn udp_binds_mix_with_tcp_in_order_and_echo_datagrams() -> TestResult {
+    let mut child = Command::new(echo_example()?)
+        .args(["--workers", "1", "--bind", "udp:127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "--udp-guard", "strict"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
         .stdin(Stdio::null())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "udp: was accepted");
-    assert!(stderr.contains("not supported yet"), "{stderr}");
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut addrs = Vec::new();
+    for prefix in ["listening on udp:", "listening on "] {
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let addr: std::net::SocketAddr = line
+            .trim()
+            .strip_prefix(prefix)
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("expected {prefix:?}ADDR, got {line:?}"))?;
+        addrs.push(addr);
+    }
+    let client = util::udp::client([127, 0, 0, 1].into())?;
+    util::udp::assert_echo(&client, addrs[0], 1472)?;
+    assert_echo(&mut connect(addrs[1])?, b"over TCP")?;
+    signal(&child, "TERM")?;
+    expect_line(&stderr, "udp:127.0.0.1")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(0));
     Ok(())
 }
 

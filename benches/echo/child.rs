@@ -1,5 +1,6 @@
 //! Starting a server in its own process, and making sure it is killed and reaped on every
-//! path.
+//! path. A Unix-socket server gets a fresh temporary directory for its socket file, removed
+//! after the server is killed.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -9,6 +10,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use tempfile::TempDir;
+
+use crate::client::Target;
+use crate::scenarios::Transport;
 use crate::servers::ServerKind;
 
 /// How long a child may take to print its address.
@@ -21,19 +26,36 @@ pub struct ServerProcess {
     /// Kept open: the child exits when it closes.
     _stdin: Option<ChildStdin>,
     pub pid: u32,
-    pub addr: SocketAddr,
+    /// Where the server listens.
+    pub target: Target,
+    /// The socket file's directory, if any: removed when this is dropped, after the child.
+    _dir: Option<TempDir>,
 }
 
 impl ServerProcess {
-    /// Starts `kind` (a baseline from the `baselines` binary) and waits for its address.
+    /// Starts `kind` (a baseline from the `baselines` binary) listening over `transport`
+    /// and waits for its address.
     pub fn spawn(
         kind: ServerKind,
         workers: usize,
         baselines: Option<&Path>,
+        transport: Transport,
         tls: Option<(&Path, &Path)>,
     ) -> Result<ServerProcess, String> {
+        let dir = match transport {
+            Transport::Tcp => None,
+            Transport::Unix => Some(
+                tempfile::Builder::new()
+                    .prefix("echo-bench-")
+                    .tempdir()
+                    .map_err(|e| format!("cannot make a directory for the socket file: {e}"))?,
+            ),
+        };
+        let socket = dir
+            .as_ref()
+            .map(|d| d.path().join(format!("{}.sock", kind.name())));
         let mut child = kind
-            .command(workers, baselines, tls)?
+            .command(workers, baselines, socket.as_deref(), tls)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -44,7 +66,8 @@ impl ServerProcess {
             pid: child.id(),
             _stdin: child.stdin.take(),
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            target: Target::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))),
+            _dir: dir,
         };
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
@@ -57,17 +80,29 @@ impl ServerProcess {
         let line = rx
             .recv_timeout(STARTUP)
             .map_err(|_| format!("{} server did not report its address", kind.name()))?;
-        let addr: SocketAddr = line.trim().parse().map_err(|_| {
+        let line = line.trim();
+        let wrong = || {
             format!(
-                "{} server printed {:?} instead of its address",
-                kind.name(),
-                line.trim()
+                "{} server printed {line:?} instead of its address",
+                kind.name()
             )
-        })?;
-        if !addr.ip().is_loopback() {
-            return Err(format!("{} server bound {addr}, not loopback", kind.name()));
-        }
-        proc.addr = addr;
+        };
+        proc.target = match socket {
+            Some(path) => {
+                let target = Target::Unix(path);
+                if line != target.to_string() {
+                    return Err(wrong());
+                }
+                target
+            }
+            None => {
+                let addr: SocketAddr = line.parse().map_err(|_| wrong())?;
+                if !addr.ip().is_loopback() {
+                    return Err(format!("{} server bound {addr}, not loopback", kind.name()));
+                }
+                Target::Tcp(addr)
+            }
+        };
         Ok(proc)
     }
 

@@ -50,6 +50,9 @@ pub struct Args {
     /// Run as a server child (internal).
     #[arg(long, hide = true)]
     pub serve: Option<ServerKind>,
+    /// The server child listens on this Unix socket file instead of TCP (internal).
+    #[arg(long, hide = true, requires = "serve")]
+    pub unix: Option<PathBuf>,
     /// The server child's TLS certificate file (internal).
     #[arg(long, hide = true, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

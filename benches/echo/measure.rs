@@ -128,7 +128,13 @@ pub fn measure(
     let files = tls.map(|t| (t.cert.as_path(), t.key.as_path()));
     #[cfg(not(feature = "tls"))]
     let files = None;
-    let mut server = ServerProcess::spawn(kind, setup.workers, setup.baselines.as_deref(), files)?;
+    let mut server = ServerProcess::spawn(
+        kind,
+        setup.workers,
+        setup.baselines.as_deref(),
+        sc.transport,
+        files,
+    )?;
     let pid = server.pid;
     let me = std::process::id();
     let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;
@@ -139,7 +145,7 @@ pub fn measure(
         (t.warmup, t.duration)
     };
     let cfg = Config {
-        addr: server.addr,
+        addr: server.target.clone(),
         mode: sc.mode,
         connections: sc.connections,
         size: sc.size,

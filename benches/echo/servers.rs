@@ -2,8 +2,9 @@
 //!
 //! netecho runs in this bench binary re-executed with `--serve netecho`; the baselines run
 //! in the `netecho-bench-servers` binary (`bench/servers/`, built by [`crate::baselines`]).
-//! Each server binds `127.0.0.1:0`, prints its address as the first line on stdout, and
-//! serves until it is killed. It also exits when its stdin closes, so no server outlives
+//! Each server binds `127.0.0.1:0` (or, given `--unix PATH`, a Unix socket file at
+//! `PATH`), prints its address (`unix:PATH`) as the first line on stdout, and serves until
+//! it is killed. It also exits when its stdin closes, so no server outlives
 //! the bench process even if the bench is killed.
 
 #[path = "servers/ours.rs"]
@@ -11,7 +12,6 @@ mod ours;
 
 use std::env;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::thread;
@@ -70,8 +70,8 @@ impl ServerKind {
         }
     }
 
-    /// Runs `sc`: TLS scenarios need a server that speaks TLS, plain ones one that does
-    /// not have to.
+    /// Runs `sc`: TLS scenarios need a server that speaks TLS, the others one that
+    /// does not have to.
     pub fn serves(self, sc: &Scenario) -> bool {
         match self {
             ServerKind::EchoServer => true,
@@ -96,38 +96,45 @@ impl ServerKind {
         self != ServerKind::EchoServer
     }
 
-    /// The command that starts this server with `workers` workers, speaking TLS with
-    /// `tls` (certificate and key files) if given; `baselines` is the
-    /// `netecho-bench-servers` binary.
+    /// The command that starts this server with `workers` workers, on TCP or, given
+    /// `unix`, on that socket file; `baselines` is the `netecho-bench-servers` binary.
     pub fn command(
         self,
         workers: usize,
         baselines: Option<&Path>,
+        unix: Option<&Path>,
         tls: Option<(&Path, &Path)>,
     ) -> Result<Command, String> {
         let workers = workers.to_string();
-        if !self.is_baseline() {
+        let mut cmd = if self.is_baseline() {
+            let exe = baselines.ok_or("the baseline servers were not built")?;
+            let mut cmd = Command::new(exe);
+            cmd.args([self.name(), &workers]);
+            cmd
+        } else {
             let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);
             cmd.args(["--serve", self.name(), "--workers", &workers]);
-            if let Some((cert, key)) = tls {
-                cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
-            }
-            return Ok(cmd);
+            cmd
+        };
+        if let Some(path) = unix {
+            cmd.arg("--unix").arg(path);
         }
-        let exe = baselines.ok_or("the baseline servers were not built")?;
-        let mut cmd = Command::new(exe);
-        cmd.args([self.name(), &workers]);
         if let Some((cert, key)) = tls {
-            cmd.arg(cert).arg(key);
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
         Ok(cmd)
     }
 }
 
-/// Child-process entry point of `--serve`: run netecho until killed, over TLS with these
-/// certificate and key files if given.
-pub fn serve(kind: ServerKind, workers: usize, tls: Option<(&Path, &Path)>) -> ExitCode {
+/// Child-process entry point of `--serve`: run netecho until killed, on TCP or on the
+/// Unix socket file `unix`.
+pub fn serve(
+    kind: ServerKind,
+    workers: usize,
+    unix: Option<&Path>,
+    tls: Option<(&Path, &Path)>,
+) -> ExitCode {
     if kind.is_baseline() {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
@@ -149,12 +156,12 @@ pub fn serve(kind: ServerKind, workers: usize, tls: Option<(&Path, &Path)>) -> E
         eprintln!("{}: cannot start the stdin watchdog: {e}", kind.name());
         return ExitCode::FAILURE;
     }
-    let mut announce = |addr: SocketAddr| {
+    let mut announce = |addr: &str| {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match ours::run(workers, tls, &mut announce) {
+    match ours::run(workers, unix, tls, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

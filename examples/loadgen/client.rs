@@ -23,7 +23,6 @@ mod tape;
 #[path = "worker.rs"]
 mod worker;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -31,7 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub use stats::Report;
-pub use stream::Tls;
+pub use stream::{Target, Tls};
 
 use stats::Progress;
 use tape::Tape;
@@ -52,7 +51,8 @@ pub enum Mode {
 /// A load run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub addr: SocketAddr,
+    /// The server: a TCP address or a Unix socket file.
+    pub addr: Target,
     pub mode: Mode,
     /// Connections (concurrent connect loops in connect mode).
     pub connections: usize,
@@ -111,7 +111,7 @@ pub fn run(cfg: &Config, observer: &mut dyn FnMut(Event)) -> Result<Report, Stri
     for t in 0..threads {
         let count = cfg.connections / threads + usize::from(t < cfg.connections % threads);
         let job = worker::Job {
-            addr: cfg.addr,
+            addr: cfg.addr.clone(),
             mode: cfg.mode,
             depth: cfg.depth.max(1),
             first_id,

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::stream::ClientStream;
+use super::stream::Stream;
 use super::tape::Tape;
 
 /// At most this many messages go into one `writev`.
@@ -17,7 +17,7 @@ const MAX_IOV: usize = 64;
 /// Client side of one echo connection.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: ClientStream,
+    pub stream: Stream,
     /// Connection number: selects the payload pattern.
     id: u64,
     depth: u64,
@@ -41,7 +41,7 @@ pub struct Conn {
 
 impl Conn {
     /// Wraps a socket whose non-blocking connect is under way.
-    pub fn new(stream: ClientStream, id: u64, depth: u64, limit: u64) -> Conn {
+    pub fn new(stream: Stream, id: u64, depth: u64, limit: u64) -> Conn {
         Conn {
             stream,
             id,
@@ -158,14 +158,10 @@ impl Conn {
 
     /// Non-blocking connect: done once there is no pending error and a peer address.
     fn check_connected(&mut self) -> io::Result<bool> {
-        if let Some(e) = self.stream.tcp().take_error()? {
+        if let Some(e) = self.stream.take_error()? {
             return Err(e);
         }
-        match self.stream.tcp().peer_addr() {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.stream.is_connected()
     }
 
     fn read_all(

@@ -5,12 +5,18 @@
 //! cargo run --release --example loadgen -- --connections 100 --size 512 --duration 10s
 //! cargo run --release --example loadgen -- --mode pipeline --depth 16 --json
 //! cargo run --release --example loadgen -- --mode connect --connections 32
+//! cargo run --release --example echo -- --bind unix:/tmp/echo.sock &
+//! cargo run --release --example loadgen -- --unix /tmp/echo.sock
+//! cargo run --release --example loadgen -- --mode udp --addr 127.0.0.1:7 --connections 4 --size 64 --depth 8
 //! ```
 //!
 //! Modes: `pingpong` (one message in flight per connection), `pipeline` (`--depth` in
 //! flight), `connect` (connect, echo one message, close, repeat: connection rate) and
-//! `idle` (open the connections, echo one byte each, hold them).
+//! `idle` (open the connections, echo one byte each, hold them) and `udp` (`--connections`
+//! UDP senders, `--depth` datagrams in flight each, every reply checked; a datagram not
+//! answered within `--udp-timeout` is counted as lost and replaced).
 //!
+//! `--unix PATH` loads a server on a Unix socket file instead of `--addr`, in every mode.
 //! Only loopback addresses are accepted unless `--allow-remote` is given. The client is
 //! one mio event loop per `--threads` (default 1) so it leaves the CPU to the server.
 //! A progress line goes to stderr each second; `--json` prints one JSON object on stdout.
@@ -18,8 +24,11 @@
 
 mod client;
 mod output;
+mod udp;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
+#[cfg(unix)]
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,15 +36,22 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use client::{Config, Event, Mode};
+use client::{Config, Event, Mode, Target};
 use humantime::parse_duration;
 
 #[derive(Debug, Parser)]
-#[command(about = "Echo server load generator (every echoed byte verified)")]
+#[command(
+    version,
+    about = "Echo server load generator (every echoed byte verified)"
+)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:7007")]
     addr: String,
+    /// Server's Unix socket file, instead of `--addr`.
+    #[cfg(unix)]
+    #[arg(long, value_name = "PATH", conflicts_with = "addr")]
+    unix: Option<PathBuf>,
     /// What each connection does.
     #[arg(long, value_enum, default_value_t = ModeArg::Pingpong)]
     mode: ModeArg,
@@ -63,6 +79,9 @@ struct Args {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
+    /// UDP mode: how long to wait for a reply before counting the datagram as lost.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    udp_timeout: Duration,
     /// Allow a non-loopback server address.
     #[arg(long)]
     allow_remote: bool,
@@ -128,6 +147,7 @@ enum ModeArg {
     Pipeline,
     Connect,
     Idle,
+    Udp,
 }
 
 fn main() -> ExitCode {
@@ -144,7 +164,7 @@ fn main() -> ExitCode {
 
 /// Returns whether the run was clean (no errors).
 fn run(args: &Args) -> Result<bool, String> {
-    let addr = resolve(&args.addr, args.allow_remote)?;
+    let addr = target(args)?;
     if args.connections == 0 || args.size == 0 || args.threads == 0 {
         return Err("--connections, --size and --threads must be at least 1".into());
     }
@@ -161,6 +181,7 @@ fn run(args: &Args) -> Result<bool, String> {
         ModeArg::Pipeline => Mode::Pipeline,
         ModeArg::Connect => Mode::Connect,
         ModeArg::Idle => Mode::Idle,
+        ModeArg::Udp => return run_udp(args, addr, cancel),
     };
     let cfg = Config {
         addr,
@@ -200,8 +221,42 @@ fn run(args: &Args) -> Result<bool, String> {
     Ok(report.errors == 0)
 }
 
+/// The server: `--unix PATH` if given, else `--addr`.
+fn target(args: &Args) -> Result<Target, String> {
+    #[cfg(unix)]
+    if let Some(path) = &args.unix {
+        return Ok(Target::Unix(path.clone()));
+    }
+    resolve(&args.addr, args.allow_remote)
+}
+
+/// The UDP mode's run.
+fn run_udp(args: &Args, target: Target, cancel: Arc<AtomicBool>) -> Result<bool, String> {
+    let Target::Tcp(addr) = target else {
+        return Err("--mode udp needs --addr, not --unix".into());
+    };
+    let cfg = udp::UdpConfig {
+        addr,
+        senders: args.connections,
+        size: args.size,
+        depth: usize::try_from(args.depth).map_err(|e| e.to_string())?,
+        threads: args.threads,
+        warmup: args.warmup,
+        duration: args.duration,
+        timeout: args.udp_timeout,
+        cancel,
+    };
+    let report = udp::run(&cfg)?;
+    if args.json {
+        println!("{}", report.json(&cfg));
+    } else {
+        print!("{}", report.text(&cfg));
+    }
+    Ok(report.errors == 0)
+}
+
 /// Resolves `addr`, refusing non-loopback addresses unless `allow_remote`.
-fn resolve(addr: &str, allow_remote: bool) -> Result<SocketAddr, String> {
+fn resolve(addr: &str, allow_remote: bool) -> Result<Target, String> {
     let resolved = addr
         .to_socket_addrs()
         .map_err(|e| format!("bad --addr {addr}: {e}"))?
@@ -212,5 +267,5 @@ fn resolve(addr: &str, allow_remote: bool) -> Result<SocketAddr, String> {
             "{resolved} is not a loopback address; pass --allow-remote to load a remote server"
         ));
     }
-    Ok(resolved)
+    Ok(Target::Tcp(resolved))
 }

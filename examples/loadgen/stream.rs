@@ -1,17 +1,41 @@
-//! A client connection's socket: plain TCP, or TLS (rustls) over it with the `tls`
-//! feature, behind the same non-blocking `Read`/`Write` contract as the socket.
+//! What the client connects to, and the client's socket: TCP or a Unix-domain stream.
 //!
-//! The TLS side keeps that contract for an edge-triggered loop: a read decrypts until
-//! the buffer is full or the socket is empty; a write encrypts and sends until the
-//! socket is full (a short count means full, as on TCP); records rustls still holds go
-//! out on the next writable event ([`ClientStream::flush`]). The handshake runs inside
-//! those calls: writes before it ends are buffered by rustls and sent after it.
+//! An enum rather than a `Box<dyn>`: one branch per read or write, nothing allocated.
 
+use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
+use std::net::SocketAddr;
+#[cfg(unix)]
+use std::path::PathBuf;
 #[cfg(feature = "tls")]
 use std::sync::Arc;
 
+use mio::event::Source;
 use mio::net::TcpStream;
+#[cfg(unix)]
+use mio::net::UnixStream;
+use mio::{Interest, Registry, Token};
+
+/// The server under load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix-domain stream socket file.
+    #[cfg(unix)]
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Target {
+    /// `127.0.0.1:7007`, or `unix:/path/to/socket` (the echo example's `--bind` syntax).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Tcp(addr) => addr.fmt(f),
+            #[cfg(unix)]
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
 
 /// What a TLS client needs: its configuration and the name it asks the server for.
 #[cfg(feature = "tls")]
@@ -26,18 +50,25 @@ pub struct Tls {
 #[derive(Debug, Clone)]
 pub enum Tls {}
 
+/// One client connection's socket, non-blocking; with the `tls` feature, possibly
+/// under TLS (rustls), behind the same non-blocking contract: a read decrypts until
+/// the buffer is full or the socket is empty, a write encrypts and sends until the
+/// socket is full, and records rustls still holds go out on the next writable event
+/// (`flush`). The handshake runs inside those calls.
 #[derive(Debug)]
-pub enum ClientStream {
-    Plain(TcpStream),
+pub enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
     #[cfg(feature = "tls")]
     Tls(Box<TlsClient>),
 }
 
-impl ClientStream {
-    /// `stream` as is, or under a new TLS session when `tls` is given.
-    pub fn new(stream: TcpStream, tls: Option<&Tls>) -> io::Result<ClientStream> {
+impl Stream {
+    /// `self` as is, or under a new TLS session when `tls` is given.
+    pub fn with_tls(self, tls: Option<&Tls>) -> io::Result<Stream> {
         match tls {
-            None => Ok(ClientStream::Plain(stream)),
+            None => Ok(self),
             #[cfg(feature = "tls")]
             Some(tls) => {
                 let conn = netecho::rustls::ClientConnection::new(
@@ -45,54 +76,125 @@ impl ClientStream {
                     tls.server_name.clone(),
                 )
                 .map_err(io::Error::other)?;
-                Ok(ClientStream::Tls(Box::new(TlsClient {
-                    sock: stream,
-                    conn,
-                })))
+                Ok(Stream::Tls(Box::new(TlsClient { sock: self, conn })))
             }
             #[cfg(not(feature = "tls"))]
             Some(never) => match *never {},
         }
     }
 
-    pub fn tcp(&self) -> &TcpStream {
+    /// The pending socket error (`SO_ERROR`), such as a refused connect.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         match self {
-            ClientStream::Plain(s) => s,
+            Stream::Tcp(s) => s.take_error(),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.take_error(),
             #[cfg(feature = "tls")]
-            ClientStream::Tls(t) => &t.sock,
+            Stream::Tls(t) => t.sock.take_error(),
+        }
+    }
+
+    /// Whether a non-blocking connect has completed: the socket has a peer.
+    pub fn is_connected(&self) -> io::Result<bool> {
+        let peer = match self {
+            Stream::Tcp(s) => s.peer_addr().map(drop),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.peer_addr().map(drop),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => return t.sock.is_connected(),
+        };
+        match peer {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }
 
-impl Read for ClientStream {
+impl Read for Stream {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            ClientStream::Plain(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
             #[cfg(feature = "tls")]
-            ClientStream::Tls(t) => t.read(buf),
+            Stream::Tls(t) => t.read(buf),
         }
     }
 }
 
-impl Write for ClientStream {
+impl Write for Stream {
+    #[inline]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(data)])
+        match self {
+            Stream::Tcp(s) => s.write(data),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write(data),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write_vectored(&[IoSlice::new(data)]),
+        }
     }
 
+    #[inline]
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            ClientStream::Plain(s) => s.write_vectored(bufs),
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write_vectored(bufs),
             #[cfg(feature = "tls")]
-            ClientStream::Tls(t) => t.write_vectored(bufs),
+            Stream::Tls(t) => t.write_vectored(bufs),
         }
     }
 
     /// Sends what TLS still holds, as far as the socket takes it.
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            ClientStream::Plain(_) => Ok(()),
             #[cfg(feature = "tls")]
-            ClientStream::Tls(t) => t.push().map(|_| ()),
+            Stream::Tls(t) => t.push().map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interest),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.register(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interest),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.reregister(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.deregister(registry),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock.deregister(registry),
         }
     }
 }
@@ -101,7 +203,7 @@ impl Write for ClientStream {
 #[cfg(feature = "tls")]
 #[derive(Debug)]
 pub struct TlsClient {
-    sock: TcpStream,
+    sock: Stream,
     conn: netecho::rustls::ClientConnection,
 }
 

@@ -5,7 +5,6 @@
 //! the measured window, the hard deadline, or cancellation, whichever comes first.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -17,7 +16,7 @@ use super::Mode;
 use super::conn::Conn;
 use super::dial::Dialer;
 use super::stats::{Progress, Tally};
-use super::stream::{ClientStream, Tls};
+use super::stream::{Target, Tls};
 use super::tape::Tape;
 
 /// At most this many connects in progress at once during setup.
@@ -30,7 +29,7 @@ const READ_BUF: usize = 64 * 1024;
 /// Everything one worker needs.
 #[derive(Debug)]
 pub struct Job {
-    pub addr: SocketAddr,
+    pub addr: Target,
     pub mode: Mode,
     pub depth: u64,
     /// Connection numbers `first_id..first_id + count` (slots, in connect mode).
@@ -111,7 +110,7 @@ impl Loop {
 
     fn open(&mut self, job: &Job, slot: usize, id: u64, limit: u64) -> io::Result<()> {
         let now = Instant::now();
-        let mut stream = self.dialer.connect(job.addr)?;
+        let mut stream = self.dialer.connect(&job.addr)?;
         let interest = Interest::READABLE | Interest::WRITABLE;
         self.poll
             .registry()
@@ -121,12 +120,7 @@ impl Loop {
         } else {
             1
         };
-        let conn = Conn::new(
-            ClientStream::new(stream, job.tls.as_ref())?,
-            id,
-            depth,
-            limit,
-        );
+        let conn = Conn::new(stream.with_tls(job.tls.as_ref())?, id, depth, limit);
         let conn = if job.mode == Mode::Connect {
             conn.with_first_start(now)
         } else {

@@ -5,6 +5,8 @@
 //! Every test binary compiles this module but uses only part of it.
 #![allow(dead_code)]
 
+pub mod udp;
+
 use std::error::Error;
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -4,14 +4,34 @@
 //! `TCP_NODELAY` set on the listener: Linux copies it to every accepted socket, so the
 //! baselines, like netecho, pay no `setsockopt` per connection. The benchmark reads `/proc`
 //! and runs on Linux only; elsewhere accepted sockets may not inherit the option.
+//!
+//! Over a Unix socket file ([`Bind::Unix`]) each baseline binds with its own library's
+//! plain `bind(path)` (tokio's, mio's, std's), as their documentation does: there is no
+//! Nagle to turn off, and their backlogs (`SOMAXCONN` for mio and so tokio, the system's
+//! maximum for std on Linux) are no smaller than netecho's 1024.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The `listen` backlog, netecho's default.
 const BACKLOG: i32 = 1024;
+
+/// Where a baseline listens.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    /// `127.0.0.1:0`, made by [`bind`].
+    Tcp,
+    /// A Unix socket file at this path (in the benchmark's temporary directory).
+    Unix(PathBuf),
+}
+
+/// The line a server announces for a Unix socket: `unix:PATH` (the echo example's syntax).
+pub fn unix_line(path: &Path) -> String {
+    format!("unix:{}", path.display())
+}
 
 /// A blocking listener on `127.0.0.1:0` with `TCP_NODELAY` set.
 pub fn bind() -> io::Result<TcpListener> {

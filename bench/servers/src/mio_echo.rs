@@ -3,38 +3,74 @@
 //! Reads go into one shared 64 KiB buffer and are written straight back; only the part
 //! the socket would not take is copied into the connection's `pending` buffer, and while
 //! anything is pending the connection is not read (backpressure). `TCP_NODELAY` is
-//! inherited from the listener.
+//! inherited from the listener. Over a Unix socket file the same loop runs on
+//! `mio::net::UnixListener`.
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::path::Path;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 
-use crate::listener;
+use crate::listener::{self, Bind};
 
 const LISTENER: Token = Token(usize::MAX);
 
-struct Conn {
-    stream: TcpStream,
+/// A mio listener of either kind and the streams it accepts.
+trait Accept: Source {
+    type Stream: Read + Write + Source;
+    fn accept_stream(&self) -> io::Result<Self::Stream>;
+}
+
+impl Accept for TcpListener {
+    type Stream = TcpStream;
+    fn accept_stream(&self) -> io::Result<TcpStream> {
+        self.accept().map(|(stream, _)| stream)
+    }
+}
+
+impl Accept for UnixListener {
+    type Stream = UnixStream;
+    fn accept_stream(&self) -> io::Result<UnixStream> {
+        self.accept().map(|(stream, _)| stream)
+    }
+}
+
+struct Conn<S> {
+    stream: S,
     /// Echo bytes the socket did not accept yet; `pending[sent..]` is still to write.
     pending: Vec<u8>,
     sent: usize,
 }
 
-pub fn run(_workers: usize, announce: &mut dyn FnMut(SocketAddr)) -> Result<(), String> {
-    serve(announce).map_err(|e| format!("mio echo: {e}"))
+pub fn run(_workers: usize, bind: &Bind, announce: &mut dyn FnMut(&str)) -> Result<(), String> {
+    let served = match bind {
+        Bind::Tcp => tcp(announce),
+        Bind::Unix(path) => unix(path, announce),
+    };
+    served.map_err(|e| format!("mio echo: {e}"))
 }
 
-fn serve(announce: &mut dyn FnMut(SocketAddr)) -> io::Result<()> {
-    let mut poll = Poll::new()?;
+fn tcp(announce: &mut dyn FnMut(&str)) -> io::Result<()> {
     let std_listener = listener::bind()?;
     std_listener.set_nonblocking(true)?;
-    let mut listener = TcpListener::from_std(std_listener);
+    let listener = TcpListener::from_std(std_listener);
+    announce(&listener.local_addr()?.to_string());
+    serve(listener)
+}
+
+fn unix(path: &Path, announce: &mut dyn FnMut(&str)) -> io::Result<()> {
+    let listener = UnixListener::bind(path)?;
+    announce(&listener::unix_line(path));
+    serve(listener)
+}
+
+fn serve<L: Accept>(mut listener: L) -> io::Result<()> {
+    let mut poll = Poll::new()?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    announce(listener.local_addr()?);
-    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut conns: Vec<Option<Conn<L::Stream>>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut buf = vec![0; 64 * 1024];
     let mut events = Events::with_capacity(1024);
@@ -63,15 +99,15 @@ fn serve(announce: &mut dyn FnMut(SocketAddr)) -> io::Result<()> {
     }
 }
 
-fn accept_all(
+fn accept_all<L: Accept>(
     poll: &Poll,
-    listener: &TcpListener,
-    conns: &mut Vec<Option<Conn>>,
+    listener: &L,
+    conns: &mut Vec<Option<Conn<L::Stream>>>,
     free: &mut Vec<usize>,
 ) {
     loop {
-        let mut stream = match listener.accept() {
-            Ok((stream, _)) => stream,
+        let mut stream = match listener.accept_stream() {
+            Ok(stream) => stream,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -102,7 +138,7 @@ fn accept_all(
 
 /// Flushes pending bytes, then echoes until the socket is drained or full.
 /// Returns `Ok(false)` when the peer closed.
-fn drive(conn: &mut Conn, buf: &mut [u8]) -> io::Result<bool> {
+fn drive<S: Read + Write>(conn: &mut Conn<S>, buf: &mut [u8]) -> io::Result<bool> {
     while conn.sent < conn.pending.len() {
         match conn.stream.write(&conn.pending[conn.sent..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

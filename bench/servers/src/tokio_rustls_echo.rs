@@ -22,7 +22,7 @@ pub fn run(
     workers: usize,
     cert: &str,
     key: &str,
-    announce: &mut dyn FnMut(SocketAddr),
+    announce: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -48,7 +48,8 @@ pub fn run(
                 TcpListener::from_std(l)
             })
             .map_err(|e| format!("bind: {e}"))?;
-        announce(listener.local_addr().map_err(|e| e.to_string())?);
+        let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+        announce(&addr.to_string());
         loop {
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
