@@ -4,8 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod util;
+
 use netecho::testing::Harness;
 use netecho::{CloseReason, Conn, ConnHandle, Echo, Handler, PushError};
+use util::{EXPECTED_PANIC, quiet_expected_panics};
 
 #[test]
 fn echo_returns_bytes_in_order_across_chunks() {
@@ -76,7 +79,7 @@ struct Panicky;
 impl Handler for Panicky {
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         if data == b"boom" {
-            panic!("asked to panic");
+            panic!("{EXPECTED_PANIC}: asked to panic");
         }
         conn.write(data);
     }
@@ -84,12 +87,10 @@ impl Handler for Panicky {
 
 #[test]
 fn handler_panic_closes_the_connection_without_on_close() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    quiet_expected_panics();
     let mut peer = Harness::open(Panicky);
     peer.send(b"fine");
     peer.send(b"boom");
-    std::panic::set_hook(previous);
     assert!(peer.panicked());
     assert!(peer.is_closed());
     assert_eq!(peer.close_reason(), None);
@@ -303,4 +304,89 @@ fn pause_reading_holds_input_until_resumed_from_a_handle() {
     peer.run_commands();
     assert_eq!(*seen.lock().unwrap(), b"firstsecond");
     assert!(!peer.is_closed());
+}
+
+/// The hysteresis of backpressure: reading stops once pending output passes
+/// the limit and resumes only once it is back to half the limit.
+#[test]
+fn reading_resumes_only_when_pending_output_falls_to_half_the_limit() {
+    const K: usize = 1024;
+    let mut peer = Harness::builder()
+        .peer_window(K)
+        .write_buffer_limit(8 * K)
+        .open(Echo);
+    // 1 KiB delivered, 11 KiB pending: over the limit, reading stops.
+    peer.send(&[1; 12 * K]);
+    assert_eq!(peer.unread(), 12 * K);
+    // Not read while stopped.
+    peer.send(&[2; 4 * K]);
+    assert_eq!(peer.unread(), 12 * K);
+    // Each 1 KiB the peer reads lets 1 KiB of pending output into its window.
+    for read in 1..=6 {
+        assert_eq!(peer.read_at_most(K).len(), K);
+        assert_eq!(
+            peer.unread(),
+            (12 - read) * K,
+            "read again with {} KiB pending, limit 8 KiB",
+            peer.unread() / K - 1
+        );
+    }
+    // The seventh brings it to 4 KiB, half the limit: the held 4 KiB is read
+    // and echoed.
+    assert_eq!(peer.read_at_most(K).len(), K);
+    assert_eq!(peer.unread(), 9 * K);
+    let mut rest = Vec::new();
+    for _ in 0..100 {
+        rest.extend(peer.read());
+    }
+    assert_eq!(rest.len(), 9 * K);
+    assert!(rest.ends_with(&[2; 4 * K]));
+}
+
+/// The write timeout counts only a peer that takes nothing: one that reads a
+/// little now and then, with output pending all along, is never closed; once
+/// it stops reading, the timeout runs from its last read.
+#[test]
+fn write_timeout_spares_a_slow_reader_and_counts_from_its_last_read() {
+    let timeout = Duration::from_secs(30);
+    let mut peer = Harness::builder()
+        .peer_window(16)
+        .write_timeout(timeout)
+        .open(Echo);
+    peer.send(&[7; 1000]);
+    // 10 reads of 16 bytes, 20 s apart: 200 s, many timeouts, never idle.
+    for _ in 0..10 {
+        peer.advance(Duration::from_secs(20));
+        assert_eq!(peer.read_at_most(16).len(), 16);
+        assert!(!peer.is_closed(), "a reader that keeps reading was closed");
+    }
+    assert!(peer.unread() > 0, "output ran out: the test proves nothing");
+    peer.advance(timeout - Duration::from_millis(1));
+    assert!(!peer.is_closed());
+    peer.advance(Duration::from_millis(1));
+    assert_eq!(peer.close_reason(), Some(CloseReason::WriteTimeout));
+}
+
+/// A handler's close keeps the output the peer has not taken yet: all of it
+/// is delivered before the FIN.
+#[test]
+fn close_keeps_unsent_output_until_the_peer_takes_it() {
+    struct SayThenClose;
+    impl Handler for SayThenClose {
+        fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+            conn.write(data);
+            conn.close();
+        }
+    }
+    let mut peer = Harness::builder().peer_window(10).open(SayThenClose);
+    let data: Vec<u8> = (0..100u8).collect();
+    peer.send(&data);
+    assert!(!peer.is_closed(), "closed with output pending");
+    assert!(!peer.saw_eof(), "FIN before the output");
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        got.extend(peer.read_at_most(7));
+    }
+    assert_eq!(got, data);
+    assert!(peer.saw_eof());
 }

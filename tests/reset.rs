@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use netecho::{CloseReason, Echo};
 use socket2::SockRef;
-use util::{TestResult, assert_echo, builder, connect, fill_pattern, notify, verify_pattern};
+use util::{
+    TestResult, assert_echo, builder, connect, fill_pattern, notify, stats_until, verify_pattern,
+};
 
 const RESETS: usize = 100;
 const MESSAGE: usize = 32 * 1024;
@@ -71,10 +73,14 @@ fn client_resets_mid_echo_do_not_disturb_another_client() -> TestResult {
 /// client on the same worker carries on.
 #[test]
 fn reset_with_output_pending_frees_it() -> TestResult {
+    const SENT: usize = 256 * 1024;
     let (factory, events) = notify(|| Echo);
     let server = builder()
         .workers(1)
         .send_buffer_size(16 * 1024)
+        // Room for the whole echo: the server reads all of it and holds
+        // what the small socket buffers refuse.
+        .write_buffer_limit(2 * SENT)
         .handler(factory)
         .spawn()?;
     let addr = server.local_addr();
@@ -83,16 +89,14 @@ fn reset_with_output_pending_frees_it() -> TestResult {
 
     let mut client = util::connect_with_buffers(addr, 16 * 1024, 16 * 1024)?;
     let peer = events.expect_open()?;
-    // 256 KiB without reading: more than both socket buffers, so the server
-    // holds some of the echo. Bounded: the writes stop at the first timeout.
-    client.set_write_timeout(Some(Duration::from_millis(200)))?;
-    let mut chunk = vec![0u8; 16 * 1024];
-    for i in 0..16 {
-        fill_pattern(i * chunk.len() as u64, &mut chunk);
-        if client.write_all(&chunk).is_err() {
-            break;
-        }
-    }
+    // 256 KiB without reading: more than both socket buffers hold.
+    let mut msg = vec![0u8; SENT];
+    fill_pattern(0, &mut msg);
+    client.write_all(&msg)?;
+    // The precondition: the server read it all and holds part of the echo.
+    let before = stats_until(&server, "the whole message read, echo pending", |s| {
+        s.bytes_read == SENT as u64 && s.buffered_bytes > 0
+    })?;
     SockRef::from(&client).set_linger(Some(Duration::ZERO))?;
     drop(client);
     assert_eq!(events.expect_close()?, (peer, CloseReason::Reset));
@@ -100,6 +104,10 @@ fn reset_with_output_pending_frees_it() -> TestResult {
     assert_echo(&mut steady, b"unaffected")?;
     let stats = server.stats();
     assert_eq!(stats.active, 1);
-    assert_eq!(stats.buffered_bytes, 0);
+    assert_eq!(
+        stats.buffered_bytes, 0,
+        "held {} before",
+        before.buffered_bytes
+    );
     Ok(())
 }
