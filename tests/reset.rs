@@ -5,12 +5,14 @@ mod util;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use netecho::{CloseReason, Echo};
+use netecho::{CloseReason, Conn, ConnHandle, Echo, Handler, PushError};
 use socket2::SockRef;
 use util::{
-    TestResult, assert_echo, builder, connect, fill_pattern, notify, stats_until, verify_pattern,
+    TIMEOUT, TestResult, assert_echo, builder, connect, fill_pattern, notify, stats_until,
+    verify_pattern,
 };
 
 const RESETS: usize = 100;
@@ -109,5 +111,54 @@ fn reset_with_output_pending_frees_it() -> TestResult {
         "held {} before",
         before.buffered_bytes
     );
+    Ok(())
+}
+
+/// Hands out its connection's handle and never reads.
+struct PausedWithHandle(Arc<Mutex<Option<ConnHandle>>>);
+
+impl Handler for PausedWithHandle {
+    fn on_open(&mut self, conn: &mut Conn) {
+        conn.pause_reading();
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.handle());
+    }
+}
+
+/// A write to a peer that has reset fails, and closes the connection as a
+/// reset, when no read saw the reset first (the handler paused reading).
+#[test]
+fn write_to_a_peer_that_reset_closes_as_a_reset() -> TestResult {
+    let slot: Arc<Mutex<Option<ConnHandle>>> = Arc::default();
+    let shared = Arc::clone(&slot);
+    let (factory, events) = notify(move || PausedWithHandle(Arc::clone(&shared)));
+    let server = builder().workers(1).handler(factory).spawn()?;
+    let client = connect(server.local_addr())?;
+    let peer = events.expect_open()?;
+    let handle = slot
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or("no handle")?;
+    SockRef::from(&client).set_linger(Some(Duration::ZERO))?;
+    drop(client);
+
+    // Each write reaches the socket; the first after the reset arrived fails.
+    // Bounded in count and time; not a synchronisation.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut writes = 0;
+    while !handle.is_closed() {
+        assert!(
+            writes < 100_000 && Instant::now() < deadline,
+            "still open after {writes} writes to a reset peer"
+        );
+        match handle.write(b"x") {
+            Ok(()) | Err(PushError::Full) => writes += 1,
+            Err(PushError::Closed) => break,
+            Err(e) => return Err(e.into()),
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(events.expect_close()?, (peer, CloseReason::Reset));
+    assert_eq!(server.stats().active, 0);
     Ok(())
 }
