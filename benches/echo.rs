@@ -1,22 +1,29 @@
-//! Echo server benchmark: this crate against tokio, std thread-per-connection and a bare
-//! single-threaded mio loop, each server in its own process.
+//! Echo server benchmark: this crate against tokio (three ways), std thread-per-connection
+//! and a bare single-threaded mio loop, each server in its own process.
 //!
 //! ```text
-//! cargo bench --bench echo                         # full run, about 7 minutes on 2 cores
-//! cargo bench --bench echo -- --quick              # CI smoke, under a minute
+//! cargo bench --bench echo                         # full run, about 12 minutes on 2 cores
+//! cargo bench --bench echo -- --quick              # CI smoke, about a minute
 //! cargo bench --bench echo -- --servers netecho --scenarios pingpong --rounds 5
 //! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
 //! ```
 //!
 //! # Method
 //!
-//! The bench binary re-executes itself with `--serve <server>`; the child binds
-//! `127.0.0.1:0` and prints its address. The load comes from the `loadgen` example's
-//! client (one mio event loop, every echoed byte verified). Per run: connect everything,
-//! warm up, then measure requests/s, latency, and the server's CPU seconds
-//! (`/proc/<pid>/stat`) and peak memory (`VmHWM`); the idle scenario reads `VmRSS` before
-//! and after opening the connections. Server order alternates across rounds (A B C D,
-//! then D C B A) and each figure is the median of the rounds. Ratios are to tokio.
+//! netecho runs in this bench binary re-executed with `--serve netecho`; the baselines
+//! (tokio with a 4 KiB and a 64 KiB buffer per connection and with `tokio::io::copy`,
+//! thread per connection, bare mio) live in the workspace package `bench/servers`
+//! (`netecho-bench-servers`, not a default member, so the library's own builds never
+//! compile tokio), which this bench builds first with `cargo build --release -p
+//! netecho-bench-servers`. Every server binds `127.0.0.1:0` with `TCP_NODELAY` set on the
+//! listener (accepted sockets inherit it on Linux) and prints its address. The load comes
+//! from the `loadgen` example's client (one mio event loop, every echoed byte verified).
+//! Per run: connect everything, warm up, then measure requests/s, latency, and the
+//! server's CPU seconds (`/proc/<pid>/stat`) and peak memory (`VmHWM`); the idle scenario
+//! reads `VmRSS` before and after opening the connections. A run fails if the server
+//! echoes wrongly or dies, or if any connection completes no echo in the measured window.
+//! Server order rotates by one place per round (A B C, B C A, ...) and each figure is the
+//! median of the rounds. Ratios are to the strongest tokio variant of each scenario.
 //!
 //! Client and server share the machine: on 2 cores the client needs about one of them,
 //! so requests/s measures the pair; requests per server CPU-second is the steadier
@@ -24,7 +31,8 @@
 //!
 //! Results: a Markdown table on stdout, `<target>/echo-bench/results.json` and
 //! `<target>/echo-bench/ratios.svg`. The exit status is non-zero if any server failed to
-//! echo correctly. Without `--bench` (as under `cargo test`) only a short smoke check runs.
+//! echo correctly. Without `--bench` (as under `cargo test --benches`) only a short smoke
+//! check of netecho runs, and the baselines are not built.
 //!
 //! # Counting syscalls
 //!
@@ -33,6 +41,8 @@
 //! itself for every window and saves the summaries under `<target>/echo-bench/strace/`
 //! (strace slows the server a lot: ignore the speed figures of such runs).
 
+#[path = "echo/baselines.rs"]
+mod baselines;
 #[path = "echo/chart.rs"]
 mod chart;
 #[path = "echo/child.rs"]
@@ -78,7 +88,12 @@ fn main() -> ExitCode {
     if let Some(kind) = args.serve {
         return servers::serve(kind, args.workers.unwrap_or_else(plan::cpus));
     }
-    match Plan::new(&args).and_then(|plan| run(&plan, args.svg_out.clone())) {
+    match Plan::new(&args).and_then(|mut plan| {
+        if plan.needs_baselines() {
+            plan.setup.baselines = Some(baselines::build()?);
+        }
+        run(&plan, args.svg_out.clone())
+    }) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("echo bench: some runs FAILED (see the notes under the table)");
@@ -114,7 +129,14 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
         eprintln!("echo bench: cannot raise the open-file limit: {e}");
     }
     if plan.smoke {
-        eprintln!("echo bench: no --bench flag (cargo test?): smoke check only");
+        eprintln!(
+            "echo bench: no --bench flag (cargo test?): smoke check only, of {}",
+            plan.servers
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let (rounds, timing) = (plan.rounds, plan.setup.timing);
     eprintln!(
@@ -131,7 +153,7 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
         .flat_map(|sc| {
             plan.servers
                 .iter()
-                .map(|srv| Cell::new(sc.name, sc.describe(), srv.name()))
+                .map(|srv| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
         })
         .collect();
     for round in 0..rounds {

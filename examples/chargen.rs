@@ -83,7 +83,11 @@ impl Handler for Chargen {
     fn on_idle_timeout(&mut self, _conn: &mut Conn) {}
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     common::serve(&args.server, 7019, || Chargen)
 }

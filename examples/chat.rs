@@ -5,8 +5,8 @@
 //!
 //! The connections share a [`Room`]: a registry of [`ConnHandle`]s, joined in
 //! `on_open` and left in `on_close`. A line is sent to the others through
-//! their handles, whichever worker serves them. Lines are cut and capped as in
-//! the `lines` example (`--max-line`, default 1024 bytes; an overlong line gets
+//! their handles, whichever worker serves them. Lines are cut and capped by
+//! the library's `LineDecoder`, as in the `lines` example (`--max-line`, default 1024 bytes; an overlong line gets
 //! `ERROR line too long (max N bytes)` and the connection is closed).
 //!
 //! # Slow clients
@@ -31,7 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
-use common::{LineBuffer, ServerArgs};
+use common::ServerArgs;
+use netecho::framing::LineDecoder;
 use netecho::{CloseReason, Conn, ConnHandle, Handler, PushError};
 
 /// A chat server: each line goes to every other client.
@@ -122,7 +123,7 @@ struct Chat {
     room: Room,
     /// Our id in the room, once joined.
     id: Option<u64>,
-    lines: LineBuffer,
+    lines: LineDecoder,
     /// `ADDR: `, put before each of our lines.
     prefix: Vec<u8>,
     /// The message being built, reused.
@@ -134,7 +135,7 @@ impl Chat {
         Chat {
             room,
             id: None,
-            lines: LineBuffer::new(max_line),
+            lines: LineDecoder::new(max_line),
             prefix: Vec::new(),
             message: Vec::new(),
         }
@@ -164,20 +165,15 @@ impl Handler for Chat {
 
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         let Some(id) = self.id else { return };
-        let Chat {
-            room,
-            lines,
-            prefix,
-            message,
-            ..
-        } = self;
-        let fed = lines.feed(data, |line, _ending| {
-            build(message, prefix, line);
-            room.broadcast(id, message);
-        });
-        if fed.is_err() {
-            conn.write(common::too_long_message(self.lines.max()).as_bytes());
-            conn.close();
+        let max = self.lines.max_length();
+        let mut lines = self.lines.feed(data);
+        while let Some(line) = lines.next_line() {
+            let Ok(line) = line else {
+                conn.write(common::too_long_message(max).as_bytes());
+                return conn.close();
+            };
+            build(&mut self.message, &self.prefix, &line);
+            self.room.broadcast(id, &self.message);
         }
     }
 
@@ -195,7 +191,11 @@ impl Handler for Chat {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let room = Room::default();
     let max_line = args.max_line;

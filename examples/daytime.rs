@@ -46,7 +46,11 @@ impl Handler for Daytime {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     common::serve(&args.server, 7013, Daytime::new)
 }

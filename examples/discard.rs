@@ -29,7 +29,11 @@ impl Handler for Discard {
     fn on_data(&mut self, _conn: &mut Conn, _data: &[u8]) {}
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     common::serve(&args.server, 7009, || Discard)
 }

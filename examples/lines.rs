@@ -10,11 +10,16 @@
 //! - A line over `--max-line` bytes (default 1024, line ending not counted)
 //!   gets `ERROR line too long (max N bytes)` and the connection is closed, so
 //!   a client that never sends a newline cannot grow the server's memory.
+//!
+//! The lines are cut by the library's [`LineDecoder`]: a line whole in one
+//! read is upper-cased straight from the read buffer, and only the start of an
+//! unfinished line is kept, in a buffer freed once empty.
 
 mod common;
 
 use clap::Parser;
-use common::{LineBuffer, ServerArgs};
+use common::ServerArgs;
+use netecho::framing::LineDecoder;
 use netecho::{Conn, Handler};
 
 /// A line protocol server: answers each line upper-cased.
@@ -31,13 +36,13 @@ struct Args {
 /// One connection of the line protocol.
 #[derive(Debug)]
 struct Lines {
-    lines: LineBuffer,
+    lines: LineDecoder,
 }
 
 impl Lines {
     fn new(max_line: usize) -> Self {
         Lines {
-            lines: LineBuffer::new(max_line),
+            lines: LineDecoder::new(max_line),
         }
     }
 }
@@ -52,13 +57,16 @@ fn upper(line: &[u8]) -> Vec<u8> {
 
 impl Handler for Lines {
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
-        let fed = self.lines.feed(data, |line, ending| {
-            conn.write(&upper(line));
-            conn.write(ending);
-        });
-        if fed.is_err() {
-            conn.write(common::too_long_message(self.lines.max()).as_bytes());
-            conn.close();
+        let max = self.lines.max_length();
+        let mut lines = self.lines.feed(data);
+        while let Some(line) = lines.next_line() {
+            let Ok(line) = line else {
+                // Over the cap: say so and close; the rest is not read.
+                conn.write(common::too_long_message(max).as_bytes());
+                return conn.close();
+            };
+            conn.write(&upper(&line));
+            conn.write(line.ending());
         }
     }
 
@@ -71,7 +79,11 @@ impl Handler for Lines {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let max_line = args.max_line;
     common::serve(&args.server, 7100, move || Lines::new(max_line))

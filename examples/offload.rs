@@ -5,11 +5,12 @@
 //! `cargo run --example offload`, then `nc 127.0.0.1 7300` and type lines: each
 //! comes back reversed, after `--work` (default 100 ms) of simulated work.
 //!
-//! - The handler never blocks: it cuts lines (as the `lines` example does,
-//!   `--max-line`), and hands each to the pool with a non-blocking `try_send`
-//!   on a bounded queue (`--queue`, default 64 requests, served by `--threads`
-//!   pool threads, default 4). When the queue is full the answer is `BUSY` at
-//!   once, without waiting for the pool.
+//! - The handler never blocks: it cuts lines with the library's
+//!   `LineDecoder` (as the `lines` example does, `--max-line`), and hands
+//!   each to the pool with a non-blocking `try_send` on a bounded queue
+//!   (`--queue`, default 64 requests, served by `--threads` pool threads,
+//!   default 4). When the queue is full the answer is `BUSY` at once, without
+//!   waiting for the pool.
 //! - Answers come in request order, even though the pool threads finish in any
 //!   order: each connection keeps a small reorder buffer ([`Replies`]) that the
 //!   pool and the handler fill, and that writes each answer through the handle
@@ -34,7 +35,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use clap::Parser;
-use common::{LineBuffer, ServerArgs};
+use common::ServerArgs;
+use netecho::framing::LineDecoder;
 use netecho::{Conn, ConnHandle, Handler, PushError};
 
 /// A server that answers each line (reversed) from a thread pool.
@@ -248,7 +250,7 @@ fn serve_jobs(rx: &Mutex<Receiver<Job>>, work: &dyn Fn()) {
 #[derive(Debug)]
 struct Offload {
     pool: SyncSender<Job>,
-    lines: LineBuffer,
+    lines: LineDecoder,
     /// Shared with the pool's jobs; made in `on_open`.
     replies: Option<Arc<Mutex<Replies>>>,
 }
@@ -257,7 +259,7 @@ impl Offload {
     fn new(pool: SyncSender<Job>, max_line: usize) -> Self {
         Offload {
             pool,
-            lines: LineBuffer::new(max_line),
+            lines: LineDecoder::new(max_line),
             replies: None,
         }
     }
@@ -297,13 +299,18 @@ impl Handler for Offload {
 
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         let Some(replies) = &self.replies else { return };
-        let pool = &self.pool;
-        let fed = self
-            .lines
-            .feed(data, |line, _ending| request(pool, replies, line));
+        let max = self.lines.max_length();
+        let mut lines = self.lines.feed(data);
+        let too_long = loop {
+            match lines.next_line() {
+                Some(Ok(line)) => request(&self.pool, replies, &line),
+                Some(Err(_)) => break true,
+                None => break false,
+            }
+        };
         let mut replies = lock(replies);
-        if fed.is_err() {
-            replies.fail(common::too_long_message(self.lines.max()).as_bytes());
+        if too_long {
+            replies.fail(common::too_long_message(max).as_bytes());
         } else if !replies.closing() && replies.slots.len() >= PAUSE_AT {
             // Decided under the lock the pool completes under, so a resume
             // cannot slip in between.
@@ -322,7 +329,11 @@ impl Handler for Offload {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let work = args.work;
     let pool = spawn_pool(args.threads, args.queue, move || std::thread::sleep(work))?;

@@ -56,7 +56,11 @@ impl Handler for Qotd {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let next = Arc::new(AtomicUsize::new(0));
     common::serve(&args.server, 7017, move || Qotd {

@@ -10,6 +10,8 @@
 //! sizes, send-then-half-close, resets mid-echo (SO_LINGER 0) and idle
 //! connects. Every echoed byte is checked. Loopback only.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -45,7 +47,11 @@ struct Counts {
     errors: AtomicU64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
     if args.serve {

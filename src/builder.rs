@@ -5,43 +5,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::{
+    Config, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_WRITE_BUFFER_LIMIT, DEFAULT_WRITE_TIMEOUT, TcpOptions,
+};
 use crate::error::{Error, Result};
-use crate::handler::{Echo, Handler};
+use crate::handler::{Echo, Factory, Handler};
+use crate::listener::Listener;
 use crate::server::{ServerHandle, TcpServer};
-
-/// Makes one handler per connection.
-pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
-
-/// The validated configuration a server runs with.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) addr: SocketAddr,
-    pub(crate) reuse_address: bool,
-    pub(crate) reuse_port: bool,
-    pub(crate) nodelay: bool,
-    pub(crate) backlog: i32,
-    pub(crate) only_v6: Option<bool>,
-    pub(crate) keepalive: Option<Duration>,
-    pub(crate) recv_buffer_size: Option<usize>,
-    pub(crate) send_buffer_size: Option<usize>,
-    pub(crate) workers: usize,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) write_buffer_limit: usize,
-    pub(crate) max_connections: usize,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) write_timeout: Option<Duration>,
-}
-
-/// Default for [`TcpServerBuilder::backlog`].
-pub const DEFAULT_BACKLOG: u32 = 1024;
-/// Default for [`TcpServerBuilder::write_buffer_limit`]: 64 KiB.
-pub const DEFAULT_WRITE_BUFFER_LIMIT: usize = 64 * 1024;
-/// Default for [`TcpServerBuilder::max_connections`].
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// Default for [`TcpServerBuilder::shutdown_timeout`]: 5 seconds.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default for [`TcpServerBuilder::write_timeout`]: 30 seconds.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configures a [`TcpServer`]: address, socket options, workers, limits and
 /// the handler. Made by [`TcpServer::builder`].
@@ -73,6 +44,11 @@ pub struct TcpServerBuilder {
     host: IpAddr,
     port: u16,
     addr: Option<SocketAddr>,
+    /// `host`, `port` or `addr` was called.
+    addr_set: bool,
+    listeners: Vec<Listener>,
+    /// Tell systemd READY=1 and STOPPING=1.
+    notify: bool,
     reuse_address: bool,
     reuse_port: bool,
     nodelay: bool,
@@ -96,6 +72,8 @@ impl fmt::Debug for TcpServerBuilder {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("addr", &self.addr)
+            .field("listeners", &self.listeners)
+            .field("notify", &self.notify)
             .field("reuse_address", &self.reuse_address)
             .field("reuse_port", &self.reuse_port)
             .field("nodelay", &self.nodelay)
@@ -120,6 +98,9 @@ impl Default for TcpServerBuilder {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             addr: None,
+            addr_set: false,
+            listeners: Vec::new(),
+            notify: false,
             reuse_address: cfg!(unix),
             reuse_port: false,
             nodelay: true,
@@ -139,11 +120,20 @@ impl Default for TcpServerBuilder {
     }
 }
 
+impl TcpServer {
+    /// A builder with the defaults: `127.0.0.1`, any free port, one worker per
+    /// CPU, the [`Echo`](crate::Echo) handler.
+    pub fn builder() -> TcpServerBuilder {
+        TcpServerBuilder::default()
+    }
+}
+
 impl TcpServerBuilder {
     /// The IP address to listen on. Default: `127.0.0.1`; the server never
     /// listens on all interfaces unless asked (`[0, 0, 0, 0]` or `"::"`).
     pub fn host(mut self, host: impl Into<IpAddr>) -> Self {
         self.host = host.into();
+        self.addr_set = true;
         self
     }
 
@@ -151,6 +141,7 @@ impl TcpServerBuilder {
     /// [`TcpServer::local_addr`] for the one chosen.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self.addr_set = true;
         self
     }
 
@@ -158,6 +149,56 @@ impl TcpServerBuilder {
     /// [`port`](Self::port).
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = Some(addr);
+        self.addr_set = true;
+        self
+    }
+
+    /// Adds a listener: a TCP address, a Unix socket, or a socket handed in
+    /// (see [`Listener`]; a [`SocketAddr`] or a std listener converts). Call
+    /// it once per listener; connections learn theirs from
+    /// [`Conn::listener`](crate::Conn::listener), its index in the order
+    /// given.
+    ///
+    /// The address of [`host`](Self::host)/[`port`](Self::port)/[`addr`](Self::addr)
+    /// is listener 0 when one of those was called, or when no listener is
+    /// added; otherwise the server listens only on the listeners added.
+    ///
+    /// # Examples
+    ///
+    /// IPv4 and IPv6 at once:
+    ///
+    /// ```
+    /// use netecho::{Listener, TcpServer};
+    /// use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    ///
+    /// # fn main() -> Result<(), netecho::Error> {
+    /// let server = TcpServer::builder()
+    ///     .listener(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    ///     .listener(Listener::tcp((Ipv6Addr::LOCALHOST, 0)))
+    /// #   ;
+    /// # // IPv6 may be missing on the machine that runs the doc test.
+    /// # let server = if std::net::TcpListener::bind("[::1]:0").is_ok() { server } else {
+    /// #     TcpServer::builder().listener(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    /// #         .listener(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))) };
+    /// # let server = server
+    ///     .bind()?;
+    /// assert_eq!(server.local_addrs().len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn listener(mut self, listener: impl Into<Listener>) -> Self {
+        self.listeners.push(listener.into());
+        self
+    }
+
+    /// Tells the service manager `READY=1` once the server serves and
+    /// `STOPPING=1` when its shutdown begins, when `NOTIFY_SOCKET` is set (a
+    /// systemd `Type=notify` service); see [`systemd`](crate::systemd).
+    /// Default: off, since only the application knows when all of it is
+    /// ready.
+    #[cfg(all(unix, feature = "systemd"))]
+    pub fn systemd_notify(mut self, on: bool) -> Self {
+        self.notify = on;
         self
     }
 
@@ -187,6 +228,8 @@ impl TcpServerBuilder {
 
     /// The `listen` backlog: connections the kernel queues before they are
     /// accepted. Default: 1024 (the kernel may cap it, see `somaxconn`).
+    /// Zero is valid and asks for the smallest queue the system allows (on
+    /// Linux, one connection waiting to be accepted).
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = backlog;
         self
@@ -227,6 +270,11 @@ impl TcpServerBuilder {
 
     /// How long a shutdown waits for connections to write out what is pending
     /// and close before it closes them by force. Default: 5 seconds.
+    ///
+    /// Zero is valid and means no grace: at shutdown, connections with
+    /// nothing left to do close gracefully and every other one is closed by
+    /// force at once ([`CloseReason::ShutdownTimeout`](crate::CloseReason::ShutdownTimeout)),
+    /// its pending output dropped.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -279,19 +327,35 @@ impl TcpServerBuilder {
         self
     }
 
-    /// Validates the configuration, creates the listening socket with its
-    /// options and binds it. The server does not serve until
-    /// [`run`](TcpServer::run) or [`spawn`](TcpServer::spawn).
+    /// Validates the configuration, creates the listening sockets with their
+    /// options and binds them (and takes over the sockets handed in). The
+    /// server does not serve until [`run`](TcpServer::run) or
+    /// [`spawn`](TcpServer::spawn).
+    ///
+    /// All or nothing: if any listener fails, those already bound are closed
+    /// (and their socket files removed) before the error returns.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for a configuration that cannot work (zero
-    /// workers, zero limits or timeouts, a backlog over `i32::MAX`),
-    /// [`Error::SocketOption`] when an option is refused, [`Error::Bind`] when
-    /// the address is taken or cannot be bound.
+    /// [`Error::InvalidConfig`] for a configuration that cannot work: zero
+    /// `workers`, `write_buffer_limit` or `max_connections`; a zero
+    /// `idle_timeout`, `write_timeout` or `keepalive` (pass `None` to turn
+    /// them off); a `backlog` over `i32::MAX`; `reuse_port` off Unix; a
+    /// `mode` for a listener that has no socket file. A zero `backlog` or
+    /// `shutdown_timeout` is valid (see their setters). [`Error::SocketOption`]
+    /// when an option is refused, [`Error::Bind`] with the address that failed
+    /// when it is taken or cannot be bound (a live Unix socket or a file that
+    /// is not a socket at a Unix listener's path included).
     pub fn bind(self) -> Result<TcpServer> {
-        let config = self.config()?;
-        TcpServer::bind(config, self.factory)
+        let (config, options) = self.config()?;
+        let mut listeners = self.listeners;
+        if self.addr_set || listeners.is_empty() {
+            let addr = self
+                .addr
+                .unwrap_or_else(|| SocketAddr::new(self.host, self.port));
+            listeners.insert(0, Listener::tcp(addr));
+        }
+        TcpServer::bind(config, options, listeners, self.factory, self.notify)
     }
 
     /// Binds as [`bind`](Self::bind) does and serves on background threads.
@@ -304,7 +368,7 @@ impl TcpServerBuilder {
         self.bind()?.spawn()
     }
 
-    pub(crate) fn config(&self) -> Result<Config> {
+    pub(crate) fn config(&self) -> Result<(Config, TcpOptions)> {
         let invalid = |reason: &str| {
             Err(Error::InvalidConfig {
                 reason: reason.to_owned(),
@@ -338,10 +402,15 @@ impl TcpServerBuilder {
         if self.reuse_port && !cfg!(unix) {
             return invalid("reuse_port is only supported on Unix");
         }
-        Ok(Config {
-            addr: self
-                .addr
-                .unwrap_or_else(|| SocketAddr::new(self.host, self.port)),
+        let config = Config {
+            workers,
+            shutdown_timeout: self.shutdown_timeout,
+            write_buffer_limit: self.write_buffer_limit,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            write_timeout: self.write_timeout,
+        };
+        let options = TcpOptions {
             reuse_address: self.reuse_address,
             reuse_port: self.reuse_port,
             nodelay: self.nodelay,
@@ -350,12 +419,7 @@ impl TcpServerBuilder {
             keepalive: self.keepalive,
             recv_buffer_size: self.recv_buffer_size,
             send_buffer_size: self.send_buffer_size,
-            workers,
-            shutdown_timeout: self.shutdown_timeout,
-            write_buffer_limit: self.write_buffer_limit,
-            max_connections: self.max_connections,
-            idle_timeout: self.idle_timeout,
-            write_timeout: self.write_timeout,
-        })
+        };
+        Ok((config, options))
     }
 }

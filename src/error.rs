@@ -1,7 +1,9 @@
 //! The crate's error type.
 
+use std::fmt;
+
+use crate::addr::Addr;
 use std::io;
-use std::net::SocketAddr;
 
 /// What went wrong while configuring, binding or running a server.
 ///
@@ -21,7 +23,7 @@ pub enum Error {
     #[error("failed to bind {addr}")]
     Bind {
         /// The address that failed to bind.
-        addr: SocketAddr,
+        addr: Addr,
         /// The cause, as the operating system reported it.
         #[source]
         source: io::Error,
@@ -32,7 +34,16 @@ pub enum Error {
         /// The option, named as in the builder (`reuse_port`, `backlog`, ...).
         option: &'static str,
         /// The address of the socket.
-        addr: SocketAddr,
+        addr: Addr,
+        /// The cause, as the operating system reported it.
+        #[source]
+        source: io::Error,
+    },
+    /// The sockets handed in by systemd (`LISTEN_FDS`) cannot be served.
+    #[error("systemd socket activation: {what}")]
+    Activation {
+        /// What is wrong, naming the descriptor.
+        what: String,
         /// The cause, as the operating system reported it.
         #[source]
         source: io::Error,
@@ -61,6 +72,50 @@ pub enum Error {
         /// The worker's index.
         worker: usize,
     },
+}
+
+impl Error {
+    /// The error with its whole chain of causes, for a person to read:
+    /// `failed to bind 127.0.0.1:7007: Address already in use (os error 98)`.
+    ///
+    /// `Display` of an [`Error`] says only what failed, and the cause is its
+    /// [`source`](std::error::Error::source), as Rust error types do so that
+    /// reporters do not print a cause twice. Where nothing walks the chain
+    /// for you (a `main` printing to stderr, a log line), print this instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::TcpServer;
+    ///
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = taken.local_addr()?;
+    /// let err = TcpServer::builder().addr(addr).reuse_address(false).bind().unwrap_err();
+    /// assert_eq!(err.to_string(), format!("failed to bind {addr}"));
+    /// assert!(err.report().to_string().starts_with(&format!("failed to bind {addr}: ")));
+    /// eprintln!("error: {}", err.report());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+}
+
+/// An [`Error`] and its causes, displayed on one line, each after a `: `.
+/// Made by [`Error::report`].
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a>(&'a Error);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
 }
 
 /// A `Result` whose error is this crate's [`Error`].

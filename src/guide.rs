@@ -1,26 +1,36 @@
 //! # Writing handlers
 //!
 //! A guide to writing your own protocol on this crate: what the server calls
-//! when, the rules a handler follows, how to test one without a network, and
-//! a walk through two of the example servers.
+//! when, the rules a handler follows, how to test one without a network, how
+//! to cut its input into lines or frames, and a walk through two of the
+//! example servers.
 //!
 //! The examples in the repository, each runnable with
 //! `cargo run --example NAME` and tested with `cargo test --examples`:
 //!
 //! | Example | What it shows |
 //! |---|---|
-//! | `examples/echo.rs` | RFC 862 echo: the default handler, nothing to write |
-//! | `examples/discard.rs` | RFC 863: a handler that ignores input |
-//! | `examples/daytime.rs` | RFC 867: write on open, then close gracefully |
-//! | `examples/qotd.rs` | RFC 865: state shared by all connections (a rotating quote) |
-//! | `examples/chargen.rs` | RFC 864: a producer paced by [`on_drain`](crate::Handler::on_drain) |
-//! | `examples/lines.rs` | a line protocol: partial lines, a line cap, CRLF and LF |
-//! | `examples/chat.rs` | broadcast through [`ConnHandle`]s, a policy for slow clients |
-//! | `examples/offload.rs` | slow work on a thread pool, answers through the handle, in order |
+//! | [`examples/echo.rs`][echo] | RFC 862 echo: the default handler, nothing to write |
+//! | [`examples/discard.rs`][discard] | RFC 863: a handler that ignores input |
+//! | [`examples/daytime.rs`][daytime] | RFC 867: write on open, then close gracefully |
+//! | [`examples/qotd.rs`][qotd] | RFC 865: state shared by all connections (a rotating quote) |
+//! | [`examples/chargen.rs`][chargen] | RFC 864: a producer paced by [`on_drain`](crate::Handler::on_drain) |
+//! | [`examples/lines.rs`][lines] | a line protocol with [`LineDecoder`]: partial lines, a line cap, CRLF and LF |
+//! | [`examples/chat.rs`][chat] | broadcast through [`ConnHandle`]s, a policy for slow clients |
+//! | [`examples/offload.rs`][offload] | slow work on a thread pool, answers through the handle, in order |
 //!
+//! The files are in the published crate, under `examples/`; they share their
+//! command line in [`examples/common/mod.rs`][common].
 //!
-//! The files are in the crate's repository, under `examples/`; they share
-//! their command line and line splitter in `examples/common/mod.rs`.
+//! [echo]: https://docs.rs/crate/netecho/latest/source/examples/echo.rs
+//! [discard]: https://docs.rs/crate/netecho/latest/source/examples/discard.rs
+//! [daytime]: https://docs.rs/crate/netecho/latest/source/examples/daytime.rs
+//! [qotd]: https://docs.rs/crate/netecho/latest/source/examples/qotd.rs
+//! [chargen]: https://docs.rs/crate/netecho/latest/source/examples/chargen.rs
+//! [lines]: https://docs.rs/crate/netecho/latest/source/examples/lines.rs
+//! [chat]: https://docs.rs/crate/netecho/latest/source/examples/chat.rs
+//! [offload]: https://docs.rs/crate/netecho/latest/source/examples/offload.rs
+//! [common]: https://docs.rs/crate/netecho/latest/source/examples/common/mod.rs
 //!
 //! # A handler is a set of callbacks
 //!
@@ -31,6 +41,17 @@
 //! [`Conn`], writes to it and sets requests on it, and the server does the I/O
 //! when the callback returns. Every method has a default, and the defaults
 //! echo.
+//!
+//! **Every default echoes, so a protocol that is not echo overrides what it
+//! must not inherit.** [`on_data`](crate::Handler::on_data) writes the bytes
+//! back unless you override it, and
+//! [`on_read_closed`](crate::Handler::on_read_closed) closes the connection
+//! as soon as the peer half-closes. A server that pushes to its clients (a
+//! feed, a subscription, `chargen`) overrides both: otherwise a client that
+//! connects, shuts down its sending side and waits to read (`nc -N`, a
+//! subscriber with nothing to say) is closed at once and gets nothing. A
+//! server that only answers requests usually keeps the default
+//! `on_read_closed`: it closes after the last answer is written.
 //!
 //! The call order, for one connection:
 //!
@@ -110,7 +131,8 @@
 //! [`on_timer`](crate::Handler::on_timer) after a delay (setting it again
 //! replaces it; [`Conn::cancel_timer`] cancels it). Keep several deadlines in
 //! the handler and set the earliest. The idle and write timeouts are the
-//! server's, set on the builder.
+//! server's, set on the builder. For the time, read [`Conn::now`] rather than
+//! the clock: the test kit's virtual time then reaches the handler too.
 //!
 //! # Testing with the kit
 //!
@@ -156,65 +178,138 @@
 //! real sockets; give its reads a timeout as an upper bound only, and wait for
 //! answers, not for time to pass.
 //!
-//! # Walk-through: `lines`
+//! # Framing: whole lines and frames
 //!
-//! `examples/lines.rs` answers every line upper-cased. TCP has no lines, only
-//! bytes: `on_data` may get half a line, or a line and a half, or the first
-//! byte of a two-byte `é`. So the handler keeps the start of a line until its
-//! end comes, and only ever upper-cases whole lines. It caps what it keeps: a
-//! peer that never sends a newline must not grow memory, so a line over the
-//! cap gets an error line and the connection is closed.
+//! TCP has no messages, only bytes: `on_data` may get half a line, or a line
+//! and a half, or the first byte of a two-byte `é`. The
+//! [`framing`](crate::framing) module cuts the bytes back into messages,
+//! sans-IO like the handler: a [`LineDecoder`] for lines ended by LF or CRLF,
+//! a [`FrameDecoder`] for frames behind a 1, 2, 4 or 8-byte length (their
+//! [`LengthDelimited`] format also writes frames). Feed a decoder the bytes of
+//! each `on_data`, take whole messages out until it says `None`, and at the
+//! peer's end of stream call `finish` for what was left. Each has a cap: a
+//! message over it is an error as soon as it is known, without buffering it,
+//! so a peer that never sends a newline cannot grow memory.
 //!
-//! A self-contained version (the example shares its splitter with `chat` and
-//! `offload`, and keeps each line's CRLF or LF ending):
+//! A small key-value store, one command per line, answering errors without
+//! closing:
 //!
 //! ```
+//! use std::collections::HashMap;
+//!
+//! use netecho::framing::LineDecoder;
 //! use netecho::{Conn, Handler};
 //!
-//! struct Lines {
-//!     partial: Vec<u8>,
-//!     max: usize,
+//! struct Store {
+//!     lines: LineDecoder,
+//!     map: HashMap<Vec<u8>, Vec<u8>>,
 //! }
 //!
-//! impl Handler for Lines {
+//! impl Handler for Store {
 //!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
-//!         self.partial.extend_from_slice(data);
-//!         // Answer every whole line; keep the start of the next one.
-//!         let mut start = 0;
-//!         while let Some(len) = self.partial[start..].iter().position(|&b| b == b'\n') {
-//!             let line = &self.partial[start..start + len];
-//!             let line = line.strip_suffix(b"\r").unwrap_or(line);
-//!             if line.len() > self.max {
-//!                 return too_long(conn, self.max);
+//!         let mut lines = self.lines.feed(data);
+//!         while let Some(line) = lines.next_line() {
+//!             let line = match line {
+//!                 Ok(line) => line,
+//!                 Err(err) => {
+//!                     // The decoder skips the rest of that line and goes on.
+//!                     conn.write(format!("ERROR {err}\n").as_bytes());
+//!                     continue;
+//!                 }
+//!             };
+//!             let mut words = line.splitn(3, |&b| b == b' ');
+//!             match (words.next(), words.next(), words.next()) {
+//!                 (Some(b"SET"), Some(key), Some(value)) => {
+//!                     self.map.insert(key.to_vec(), value.to_vec());
+//!                     conn.write(b"OK\n");
+//!                 }
+//!                 (Some(b"GET"), Some(key), None) => match self.map.get(key) {
+//!                     Some(value) => {
+//!                         conn.write(value);
+//!                         conn.write(b"\n");
+//!                     }
+//!                     None => conn.write(b"NOT FOUND\n"),
+//!                 },
+//!                 _ => conn.write(b"ERROR unknown command\n"),
 //!             }
-//!             // A whole line: a UTF-8 character split across reads is whole again.
-//!             match std::str::from_utf8(line) {
-//!                 Ok(text) => conn.write(text.to_uppercase().as_bytes()),
-//!                 Err(_) => conn.write(&line.to_ascii_uppercase()),
-//!             }
-//!             conn.write(b"\n");
-//!             start += len + 1;
-//!         }
-//!         self.partial.drain(..start);
-//!         // No newline yet: never hold more than a line (and its CR).
-//!         if self.partial.len() > self.max + 1 {
-//!             too_long(conn, self.max);
 //!         }
 //!     }
 //! }
 //!
-//! fn too_long(conn: &mut Conn, max: usize) {
-//!     conn.write(format!("ERROR line too long (max {max} bytes)\n").as_bytes());
-//!     conn.close();
+//! # use netecho::testing::Harness;
+//! let store = Store { lines: LineDecoder::new(32), map: HashMap::new() };
+//! let mut peer = Harness::open(store);
+//! for byte in b"SET name caf\xc3\xa9\r\nGET name\nGET nobody\n" {
+//!     peer.send(&[*byte]); // the worst chunking there is
+//! }
+//! assert_eq!(peer.read(), "OK\ncafé\nNOT FOUND\n".as_bytes());
+//! peer.send(&[b'x'; 100]).send(b"\nGET name\n");
+//! assert_eq!(peer.read(), "ERROR line longer than 32 bytes\ncafé\n".as_bytes());
+//! ```
+//!
+//! What the decoder does for you:
+//!
+//! - A line that sits whole in the bytes of one `on_data` is lent straight
+//!   from them, no copy; only the start of an unfinished line is kept, in a
+//!   buffer given back once empty, so an idle connection holds none.
+//! - The ending is stripped ([`Line::ending`](crate::framing::Line::ending)
+//!   says which it was, to answer in kind); a CR elsewhere is data.
+//! - A line over the cap is reported once, then skipped up to its LF, as
+//!   tokio-util's `LinesCodec` does; to close instead, write the error and
+//!   [`Conn::close`] (the `lines` example does).
+//!
+//! # Walk-through: `lines`
+//!
+//! `examples/lines.rs` answers every line upper-cased, each with its own
+//! ending. It only ever upper-cases whole lines, so a UTF-8 character split
+//! across reads is upper-cased whole. A line over the cap gets an error line
+//! and the connection is closed. Its handler, less the command line:
+//!
+//! ```
+//! use netecho::framing::LineDecoder;
+//! use netecho::{Conn, Handler};
+//!
+//! struct Lines {
+//!     lines: LineDecoder,
+//! }
+//!
+//! fn upper(line: &[u8]) -> Vec<u8> {
+//!     match std::str::from_utf8(line) {
+//!         Ok(text) => text.to_uppercase().into_bytes(),
+//!         Err(_) => line.to_ascii_uppercase(),
+//!     }
+//! }
+//!
+//! impl Handler for Lines {
+//!     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+//!         let max = self.lines.max_length();
+//!         let mut lines = self.lines.feed(data);
+//!         while let Some(line) = lines.next_line() {
+//!             let Ok(line) = line else {
+//!                 conn.write(format!("ERROR line too long (max {max} bytes)\n").as_bytes());
+//!                 return conn.close();
+//!             };
+//!             conn.write(&upper(&line));
+//!             conn.write(line.ending());
+//!         }
+//!     }
+//!
+//!     fn on_read_closed(&mut self, conn: &mut Conn) {
+//!         // A last line without a newline is still a line.
+//!         if let Some(last) = self.lines.finish() {
+//!             conn.write(&upper(&last));
+//!             conn.write(b"\n");
+//!         }
+//!         conn.close();
+//!     }
 //! }
 //!
 //! # use netecho::testing::Harness;
-//! let mut peer = Harness::open(Lines { partial: Vec::new(), max: 16 });
-//! let input = "café\r\nπ\n".as_bytes();
-//! for byte in input {
-//!     peer.send(&[*byte]); // the worst chunking there is
+//! let mut peer = Harness::open(Lines { lines: LineDecoder::new(16) });
+//! for byte in "café\r\nπ\n".as_bytes() {
+//!     peer.send(&[*byte]);
 //! }
-//! assert_eq!(peer.read(), "CAFÉ\nΠ\n".as_bytes());
+//! assert_eq!(peer.read(), "CAFÉ\r\nΠ\n".as_bytes());
 //! peer.send(&[b'x'; 20]);
 //! assert_eq!(peer.read(), b"ERROR line too long (max 16 bytes)\n");
 //! assert!(peer.saw_eof());
@@ -222,13 +317,14 @@
 //!
 //! What to take from it:
 //!
-//! - State that spans reads lives in the handler; it is per connection.
+//! - State that spans reads (here, the decoder) lives in the handler; it is
+//!   per connection.
 //! - The answer is written with [`Conn::write`], which never blocks: if the
 //!   peer does not read its answers, the write buffer limit stops the reads.
 //! - The error is written, then [`Conn::close`]: the peer gets the error line,
 //!   then EOF. The close is graceful; nothing written before it is lost.
-//! - In the example, `on_read_closed` answers a last line that had no newline
-//!   before closing.
+//! - `on_read_closed` answers a last line that had no newline before
+//!   closing: the default would close without it.
 //! - Its tests feed the same input byte by byte and at random split points and
 //!   expect the same answer, check a split `é` is upper-cased whole, and check
 //!   the cap with every chunking.
@@ -350,7 +446,97 @@
 //! # }
 //! ```
 //!
+//! # Testing your client against faults
+//!
+//! The same crate tests the other side: a client. [`Faults`] wraps a handler
+//! (here the default echo) so the server answers late, slowly, in pieces,
+//! cuts off, resets or goes silent, as the client must survive on a real
+//! network (the table of faults is in [`fault`](crate::fault)). Say the
+//! client under test sends a request, retries once when the connection is
+//! reset, and gives up after a timeout:
+//!
+//! ```
+//! use netecho::fault::Faults;
+//! use netecho::{Echo, TcpServer};
+//! use std::io::{self, Read, Write};
+//! use std::net::{SocketAddr, TcpStream};
+//! use std::time::{Duration, Instant};
+//!
+//! /// The client under test: `msg` echoed back, one retry after a reset.
+//! fn call(addr: SocketAddr, msg: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+//!     let once = || -> io::Result<Vec<u8>> {
+//!         let mut stream = TcpStream::connect(addr)?;
+//!         stream.set_read_timeout(Some(timeout))?;
+//!         stream.write_all(msg)?;
+//!         let mut reply = vec![0; msg.len()];
+//!         stream.read_exact(&mut reply)?;
+//!         Ok(reply)
+//!     };
+//!     match once() {
+//!         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => once(),
+//!         other => other,
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let serve = |faults: Faults| {
+//!     TcpServer::builder().port(0).workers(1).handler(faults.factory(|| Echo)).spawn()
+//! };
+//! let timeout = Duration::from_millis(200);
+//!
+//! // Slow but correct: the answer comes, late.
+//! let server = serve(Faults::new().latency(Duration::from_millis(50)).slice(2))?;
+//! let start = Instant::now();
+//! assert_eq!(call(server.local_addr(), b"hello", timeout)?, b"hello");
+//! assert!(start.elapsed() >= Duration::from_millis(50));
+//! server.shutdown();
+//! server.join()?;
+//!
+//! // Cut after 2 bytes: a short reply is an error, not a hang.
+//! let server = serve(Faults::new().close_after(2))?;
+//! let err = call(server.local_addr(), b"hello", timeout).unwrap_err();
+//! assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+//! server.shutdown();
+//! server.join()?;
+//!
+//! // Refused, then refused again: the retry happens, then the error shows.
+//! let faults = Faults::new().refuse();
+//! let control = faults.control();
+//! let server = serve(faults)?;
+//! let err = call(server.local_addr(), b"hello", timeout).unwrap_err();
+//! assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+//! assert_eq!(control.connections(), 2, "one retry");
+//! // Switched off between phases: the same server answers.
+//! control.disable();
+//! assert_eq!(call(server.local_addr(), b"hello", timeout)?, b"hello");
+//! server.shutdown();
+//! server.join()?;
+//!
+//! // Silent: the client's timeout, not the test's, ends the wait.
+//! let server = serve(Faults::new().blackhole_after(0))?;
+//! let start = Instant::now();
+//! let err = call(server.local_addr(), b"hello", timeout).unwrap_err();
+//! assert!(matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut));
+//! assert!(start.elapsed() >= timeout);
+//! server.shutdown();
+//! server.join()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Toxicity and a seed make the faults hit only some connections, the same
+//! ones on every run (`Faults::new().reset_after(100).toxicity(0.1).seed(s)`):
+//! a client failure seen once in a soak test replays with the same seed. And
+//! the handler a client talks to can be driven in the [test kit](crate::testing)
+//! instead, where a `latency(Duration::from_secs(30))` costs no time at all:
+//! [`Harness::advance`](crate::testing::Harness::advance) moves virtual time.
+//!
+//! [`Faults`]: crate::fault::Faults
+//!
 //! [`Handler`]: crate::Handler
+//! [`LineDecoder`]: crate::framing::LineDecoder
+//! [`FrameDecoder`]: crate::framing::FrameDecoder
+//! [`LengthDelimited`]: crate::framing::LengthDelimited
 //! [`Conn`]: crate::Conn
 //! [`Conn::write`]: crate::Conn::write
 //! [`Conn::close`]: crate::Conn::close
@@ -358,6 +544,7 @@
 //! [`Conn::notify_on_drain`]: crate::Conn::notify_on_drain
 //! [`Conn::set_timer`]: crate::Conn::set_timer
 //! [`Conn::cancel_timer`]: crate::Conn::cancel_timer
+//! [`Conn::now`]: crate::Conn::now
 //! [`Conn::pending_write`]: crate::Conn::pending_write
 //! [`ConnHandle`]: crate::ConnHandle
 //! [`ConnHandle::write`]: crate::ConnHandle::write

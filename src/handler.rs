@@ -1,8 +1,12 @@
 //! The [`Handler`] trait: what a server does with the bytes of one connection.
 
 use std::io;
+use std::sync::Arc;
 
-use crate::Conn;
+use crate::context::Conn;
+
+/// Makes one handler per connection.
+pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 
 /// The protocol logic of one connection, as callbacks.
 ///
@@ -203,6 +207,9 @@ pub enum CloseReason {
     IdleTimeout,
     /// Output was pending and the peer read none of it for the write timeout.
     WriteTimeout,
+    /// The handler called [`Conn::abort`]: the connection was reset (RST),
+    /// its unsent output dropped.
+    Aborted,
     /// The server shut down and the connection closed gracefully.
     Shutdown,
     /// The server shut down and the connection did not finish within the

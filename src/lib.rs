@@ -1,13 +1,30 @@
-//! A fast, frugal TCP server whose default handler echoes (RFC 862), and a
-//! base for your own TCP protocols.
+//! A fast, frugal TCP server library whose default handler echoes
+//! ([RFC 862](https://www.rfc-editor.org/rfc/rfc862)), and a base for your own
+//! protocols.
 //!
-//! - [`TcpServer`]: configure with [`TcpServer::builder`] (address, socket
-//!   options, workers, limits), [`bind`](TcpServerBuilder::bind), then
-//!   [`run`](TcpServer::run) on this thread or [`spawn`](TcpServer::spawn) in
-//!   the background and get a [`ServerHandle`].
-//! - [`Handler`]: the protocol, one instance per connection, as sans-IO
-//!   callbacks on a [`Conn`] context; the default, [`Echo`], writes back what
-//!   it reads.
+//! Three ways to use it:
+//!
+//! - **An echo server in a test**: [`TcpServer::builder`]`.port(0).spawn()`
+//!   serves on background threads on any free port, and stops when its
+//!   [`ServerHandle`] is dropped (below).
+//! - **A base for your own protocol**: implement [`Handler`], a sans-IO set of
+//!   callbacks (one value per connection) on a [`Conn`] context; the server
+//!   brings the sockets, workers, backpressure, timeouts and shutdown, and
+//!   [`testing::Harness`] drives the same handler in memory, in virtual
+//!   time. The [guide] walks through it.
+//! - **A fast target for a load test**: the [`echo` example][echo] (`cargo
+//!   run --release --example echo`, port 7007) with every server option as a
+//!   flag, and the [`loadgen` example][loadgen] to drive it.
+//!
+//! Also in the box: [`framing`] (line and length-prefixed frame decoders
+//! for handlers) and [`fault`] (wrappers that make any handler misbehave on
+//! purpose, reproducibly, to test clients against latency, slow links,
+//! cut-offs and resets).
+//!
+//! Start with the [guide] (call order, rules, testing, two protocols walked
+//! through), the [test kit](testing), and the examples: the classic services
+//! [echo], [discard], [daytime], [qotd], [chargen], and [lines], [chat],
+//! [offload] for line protocols, broadcast and work on other threads.
 //!
 //! # Examples
 //!
@@ -24,13 +41,69 @@
 //! let mut reply = [0; 5];
 //! client.read_exact(&mut reply)?;
 //! assert_eq!(&reply, b"hello");
+//! drop(client); // the server's graceful close waits for a connected client
 //! server.shutdown();
 //! server.join()?;
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! # Errors
+//!
+//! Everything that can fail before serving fails at
+//! [`bind`](TcpServerBuilder::bind), with an [`Error`] that names what failed;
+//! its [`report`](Error::report) adds the causes, for a person:
+//! `failed to bind 127.0.0.1:7007: Address already in use (os error 98)`.
+//! What goes wrong on one connection (a reset, a timeout) closes that
+//! connection only, is logged at `debug` and counted in [`Stats`].
+//!
+//! # Platform support
+//!
+//! Tested on Linux (x86_64), where every test and benchmark runs. The crate is
+//! built on [mio](https://docs.rs/mio) and [socket2](https://docs.rs/socket2)
+//! and uses nothing Linux-only in its API, so it should build on the other
+//! Unix systems and on Windows, but nobody tests it there yet. Linux-specific
+//! behaviour: accepted sockets inherit `TCP_NODELAY` from the listener (one
+//! `setsockopt` per connection saved; elsewhere it is set on each), and
+//! `EPROTO` from `accept` is treated as one failed connection.
+//! [`reuse_port`](TcpServerBuilder::reuse_port) is Unix only.
+//!
+//! # Feature flags
+//!
+//! None yet: the crate depends on `mio`, `socket2`, `slab`, `log` and
+//! `thiserror` only. Optional parts (TLS, metrics, ...) will come as cargo
+//! features, off by default.
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85 (edition 2024), checked in CI with clippy's `incompatible_msrv`
+//! lint. Raising it is a minor-version change.
+//!
+//! # Logging
+//!
+//! Through the [`log`](https://docs.rs/log) facade; the library never installs
+//! a logger. `info`: listening and stopped; `debug`: connections opening and
+//! closing, client hang-ups; `warn`: recoverable server trouble (out of file
+//! descriptors, a handler panic). Payload bytes appear only at `trace`.
+//!
 //! # Implementation notes
+//!
+//! The crate is built in layers; each imports only from the layers below it
+//! (a lower one never names a type of a higher one; where it must call up, as
+//! a handle waking a worker, it holds a small trait of its own):
+//!
+//! | layer | modules | what it holds |
+//! |---|---|---|
+//! | configuration | `config`, `addr`, `error`, `stats` | plain data: validated options, addresses, errors, counters |
+//! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]) | what users implement and call; no socket, no event loop |
+//! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
+//! | transports | `transport::{tcp, unix}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials |
+//! | driver | `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0, timers, wake-ups |
+//! | server | `builder`, `listener`, `server`, `systemd` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation |
+//!
+//! `context.rs` holds [`Conn`], the handler's view of a connection;
+//! `state_machine.rs` holds the connection itself, which the handler never
+//! sees.
 //!
 //! Each worker thread runs its own [mio](https://docs.rs/mio) event loop;
 //! worker 0 also accepts and hands connections to the workers in turn. A
@@ -39,33 +112,63 @@
 //! socket: one `read` and one `write` per message in the steady state. Only
 //! output the socket refuses is kept, per connection, and freed once sent, so
 //! an idle connection holds no buffer. Nothing on the per-message path takes a
-//! lock or writes a shared atomic.
+//! lock or writes a shared atomic. A connection's socket is an enum of the
+//! transports (one branch per read or write, no allocation, no `dyn`).
 //!
 //! Writes never raise `SIGPIPE`: they use `send` with `MSG_NOSIGNAL`.
+//!
+//! [guide]: crate::guide
+//! [echo]: https://docs.rs/crate/netecho/latest/source/examples/echo.rs
+//! [loadgen]: https://docs.rs/crate/netecho/latest/source/examples/loadgen/main.rs
+//! [discard]: https://docs.rs/crate/netecho/latest/source/examples/discard.rs
+//! [daytime]: https://docs.rs/crate/netecho/latest/source/examples/daytime.rs
+//! [qotd]: https://docs.rs/crate/netecho/latest/source/examples/qotd.rs
+//! [chargen]: https://docs.rs/crate/netecho/latest/source/examples/chargen.rs
+//! [lines]: https://docs.rs/crate/netecho/latest/source/examples/lines.rs
+//! [chat]: https://docs.rs/crate/netecho/latest/source/examples/chat.rs
+//! [offload]: https://docs.rs/crate/netecho/latest/source/examples/offload.rs
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
-mod builder;
-mod conn;
-mod connection;
+// Layers, bottom to top; each module imports only from those above it in
+// this list (see "Implementation notes").
+mod addr;
+mod config;
 mod error;
-pub mod guide;
-mod handler;
-mod push;
-mod server;
-mod socket;
 mod stats;
-pub mod testing;
-mod worker;
 
-pub use builder::{
+mod context;
+pub mod fault;
+pub mod framing;
+mod handle;
+mod handler;
+
+mod state_machine;
+pub mod testing;
+
+mod transport;
+
+mod driver;
+
+mod builder;
+mod listener;
+mod server;
+#[cfg(all(unix, feature = "systemd"))]
+pub mod systemd;
+
+pub mod guide;
+
+pub use addr::{Addr, PeerCred, UnixAddr};
+pub use builder::TcpServerBuilder;
+pub use config::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_BUFFER_LIMIT,
-    DEFAULT_WRITE_TIMEOUT, TcpServerBuilder,
+    DEFAULT_WRITE_TIMEOUT,
 };
-pub use conn::Conn;
-pub use error::{Error, Result};
+pub use context::Conn;
+pub use error::{Error, Report, Result};
+pub use handle::{ConnHandle, PushError};
 pub use handler::{CloseReason, Echo, Handler};
-pub use push::{ConnHandle, PushError};
+pub use listener::Listener;
 pub use server::{ServerHandle, TcpServer};
 pub use stats::Stats;

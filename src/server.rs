@@ -2,70 +2,16 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Acquire;
 
-use mio::{Interest, Poll, Waker};
-
-use crate::builder::{Config, Factory, TcpServerBuilder};
-use crate::error::{Error, Result};
-use crate::socket;
-use crate::stats::{Counters, Stats};
-use crate::worker::{LISTENER, Msg, Seed, WAKER};
-
-/// How other threads reach one worker.
-pub(crate) struct Remote {
-    pub(crate) tx: Sender<Msg>,
-    pub(crate) waker: Arc<Waker>,
-}
-
-/// What the workers and handles of one server share.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) factory: Factory,
-    pub(crate) local_addr: SocketAddr,
-    pub(crate) remotes: Vec<Remote>,
-    pub(crate) counters: Box<[Counters]>,
-    /// Connections open now, for `max_connections`.
-    pub(crate) active: AtomicUsize,
-    /// Set once, by `shutdown` or by dropping the last handle.
-    pub(crate) shutdown: AtomicBool,
-    /// Set by worker 0 once the listener is closed and nothing more is sent.
-    pub(crate) acceptor_closed: AtomicBool,
-    /// Workers still running; the last one out sets `done`.
-    running: AtomicUsize,
-    done: Mutex<bool>,
-    done_cv: Condvar,
-    threads: Mutex<Vec<(usize, JoinHandle<Result<()>>)>>,
-}
-
-impl Shared {
-    fn begin_shutdown(&self) {
-        if !self.shutdown.swap(true, AcqRel) {
-            log::debug!("shutdown requested for {}", self.local_addr);
-            for (i, remote) in self.remotes.iter().enumerate() {
-                if let Err(e) = remote.waker.wake() {
-                    log::warn!("failed to wake worker {i} for shutdown: {e}");
-                }
-            }
-        }
-    }
-
-    fn worker_exited(&self) {
-        if self.running.fetch_sub(1, AcqRel) == 1 {
-            log::info!("stopped serving on {}", self.local_addr);
-            *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
-            self.done_cv.notify_all();
-        }
-    }
-
-    fn stats(&self) -> Stats {
-        Stats::sum(self.counters.iter(), self.active.load(Acquire) as u64)
-    }
-}
+use crate::addr::Addr;
+use crate::config::{Config, TcpOptions};
+use crate::driver::{self, AddrList, Seed, Shared};
+use crate::error::Result;
+use crate::handler::Factory;
+use crate::listener::Listener;
+use crate::stats::Stats;
 
 /// Shuts the server down when the last owner (the bound [`TcpServer`], a
 /// running `run`, or the last [`ServerHandle`]) goes away.
@@ -110,87 +56,61 @@ pub struct TcpServer {
     shared: Arc<Shared>,
     owner: Arc<Owner>,
     workers: Vec<Seed>,
+    /// Tell systemd READY=1 once serving.
+    notify: bool,
 }
 
 impl fmt::Debug for TcpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
-            .field("local_addr", &self.shared.local_addr)
+            .field("local_addrs", &self.shared.local_addrs)
             .field("workers", &self.workers.len())
             .finish_non_exhaustive()
     }
 }
 
 impl TcpServer {
-    /// A builder with the defaults: `127.0.0.1`, any free port, one worker per
-    /// CPU, the [`Echo`](crate::Echo) handler.
-    pub fn builder() -> TcpServerBuilder {
-        TcpServerBuilder::default()
-    }
-
-    pub(crate) fn bind(config: Config, factory: Factory) -> Result<Self> {
-        let std_listener = socket::listen(&config)?;
-        let local_addr = std_listener.local_addr().map_err(|source| Error::Bind {
-            addr: config.addr,
-            source,
-        })?;
-        let mut listener = mio::net::TcpListener::from_std(std_listener);
-        let mut polls = Vec::with_capacity(config.workers);
-        let mut remotes = Vec::with_capacity(config.workers);
-        let mut inboxes = Vec::with_capacity(config.workers);
-        for worker in 0..config.workers {
-            let event_loop = |source| Error::EventLoop { worker, source };
-            let poll = Poll::new().map_err(event_loop)?;
-            let waker = Waker::new(poll.registry(), WAKER).map_err(event_loop)?;
-            let (tx, rx) = mpsc::channel();
-            polls.push(poll);
-            remotes.push(Remote {
-                tx,
-                waker: Arc::new(waker),
-            });
-            inboxes.push(rx);
+    pub(crate) fn bind(
+        config: Config,
+        options: TcpOptions,
+        listeners: Vec<Listener>,
+        factory: Factory,
+        notify: bool,
+    ) -> Result<Self> {
+        let several = listeners.len() > 1;
+        let mut bound = Vec::with_capacity(listeners.len());
+        let mut factories = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            // On error, `bound` is dropped: nothing stays bound.
+            let (listener, own) = listener.open(&options, several)?;
+            bound.push(listener);
+            factories.push(own.unwrap_or_else(|| Arc::clone(&factory)));
         }
-        polls[0]
-            .registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)
-            .map_err(|source| Error::EventLoop { worker: 0, source })?;
-        let shared = Arc::new(Shared {
-            counters: (0..config.workers).map(|_| Counters::default()).collect(),
-            running: AtomicUsize::new(config.workers),
-            config,
-            factory,
-            local_addr,
-            remotes,
-            active: AtomicUsize::new(0),
-            shutdown: AtomicBool::new(false),
-            acceptor_closed: AtomicBool::new(false),
-            done: Mutex::new(false),
-            done_cv: Condvar::new(),
-            threads: Mutex::new(Vec::new()),
-        });
-        let mut listener = Some(listener);
-        let workers = polls
-            .into_iter()
-            .zip(inboxes)
-            .enumerate()
-            .map(|(index, (poll, inbox))| Seed {
-                index,
-                poll,
-                inbox,
-                listener: listener.take(),
-            })
-            .collect();
+        let on_shutdown = notify.then(stopping_hook).flatten();
+        let (shared, workers) = driver::prepare(config, bound, factories, on_shutdown)?;
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,
             workers,
+            notify,
         })
     }
 
-    /// The address the server listens on, with the real port when port 0 was
-    /// asked for.
+    /// The address of the server's first TCP listener, with the real port
+    /// when port 0 was asked for.
+    ///
+    /// # Panics
+    ///
+    /// If the server has no TCP listener (only Unix sockets): use
+    /// [`local_addrs`](Self::local_addrs) then.
     pub fn local_addr(&self) -> SocketAddr {
-        self.shared.local_addr
+        first_tcp(&self.shared)
+    }
+
+    /// Every listener's address, in the order the listeners were given (the
+    /// index a connection's [`Conn::listener`](crate::Conn::listener) tells).
+    pub fn local_addrs(&self) -> &[Addr] {
+        &self.shared.local_addrs
     }
 
     /// A handle to shut the server down from another thread (a signal
@@ -215,20 +135,20 @@ impl TcpServer {
             shared,
             owner,
             mut workers,
+            notify,
         } = self;
         let first = workers.remove(0);
-        spawn_workers(&shared, workers)?;
+        shared.spawn_workers(workers)?;
         log::info!(
             "listening on {} with {} workers",
-            shared.local_addr,
+            AddrList(&shared.local_addrs),
             shared.config.workers
         );
-        let result = first.run(Arc::clone(&shared));
-        shared.worker_exited();
-        if result.is_err() {
-            shared.begin_shutdown();
+        if notify {
+            ready();
         }
-        let others = join_threads(&shared);
+        let result = shared.run_here(first);
+        let others = shared.join_threads();
         drop(owner);
         result.and(others)
     }
@@ -247,13 +167,17 @@ impl TcpServer {
             shared,
             owner,
             workers,
+            notify,
         } = self;
-        spawn_workers(&shared, workers)?;
+        shared.spawn_workers(workers)?;
         log::info!(
             "listening on {} with {} workers",
-            shared.local_addr,
+            AddrList(&shared.local_addrs),
             shared.config.workers
         );
+        if notify {
+            ready();
+        }
         Ok(ServerHandle {
             shared,
             _owner: owner,
@@ -261,58 +185,29 @@ impl TcpServer {
     }
 }
 
-/// Starts each worker on a thread of its own; on failure, shuts down and
-/// joins those already started.
-fn spawn_workers(shared: &Arc<Shared>, workers: Vec<Seed>) -> Result<()> {
-    for worker in workers {
-        let index = worker.index;
-        let name = format!("netecho-worker-{index}");
-        let for_thread = Arc::clone(shared);
-        let spawned = std::thread::Builder::new().name(name).spawn(move || {
-            let result = worker.run(Arc::clone(&for_thread));
-            for_thread.worker_exited();
-            if result.is_err() {
-                for_thread.begin_shutdown();
-            }
-            result
-        });
-        match spawned {
-            Ok(thread) => shared
-                .threads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((index, thread)),
-            Err(source) => {
-                shared.begin_shutdown();
-                let _ = join_threads(shared);
-                return Err(Error::Spawn {
-                    worker: index,
-                    source,
-                });
-            }
-        }
-    }
-    Ok(())
+/// Tells systemd the server serves (`READY=1`).
+fn ready() {
+    #[cfg(all(unix, feature = "systemd"))]
+    crate::systemd::ready();
 }
 
-/// Joins the worker threads not joined yet; the first error wins.
-fn join_threads(shared: &Shared) -> Result<()> {
-    let threads = std::mem::take(
-        &mut *shared
-            .threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner),
-    );
-    let mut result = Ok(());
-    for (worker, thread) in threads {
-        let joined = thread
-            .join()
-            .unwrap_or(Err(Error::WorkerPanicked { worker }));
-        if result.is_ok() {
-            result = joined;
-        }
+/// What tells systemd the server stops (`STOPPING=1`), where there is one.
+fn stopping_hook() -> Option<Box<dyn Fn() + Send + Sync>> {
+    #[cfg(all(unix, feature = "systemd"))]
+    return Some(Box::new(crate::systemd::stopping));
+    #[cfg(not(all(unix, feature = "systemd")))]
+    None
+}
+
+/// The address of the first TCP listener.
+fn first_tcp(shared: &Shared) -> SocketAddr {
+    match shared.local_addrs.iter().find_map(Addr::as_tcp) {
+        Some(addr) => addr,
+        None => panic!(
+            "local_addr: the server has no TCP listener (it listens on {}); use local_addrs",
+            AddrList(&shared.local_addrs)
+        ),
     }
-    result
 }
 
 /// A handle to a running server: its address, its statistics, shutdown and
@@ -336,7 +231,7 @@ fn join_threads(shared: &Shared) -> Result<()> {
 /// # }
 /// ```
 #[derive(Clone)]
-#[must_use = "dropping the last ServerHandle shuts the server down"]
+#[must_use = "dropping the last ServerHandle shuts the server down at once: keep it in a variable (`let _server = ...`), not `let _ = ...`"]
 pub struct ServerHandle {
     shared: Arc<Shared>,
     /// Held only to keep the server running while a handle exists.
@@ -346,7 +241,7 @@ pub struct ServerHandle {
 impl fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerHandle")
-            .field("local_addr", &self.shared.local_addr)
+            .field("local_addrs", &self.shared.local_addrs)
             .field("shutdown", &self.shared.shutdown.load(Acquire))
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
@@ -354,9 +249,19 @@ impl fmt::Debug for ServerHandle {
 }
 
 impl ServerHandle {
-    /// The address the server listens on.
+    /// The address of the server's first TCP listener.
+    ///
+    /// # Panics
+    ///
+    /// If the server has no TCP listener (only Unix sockets): use
+    /// [`local_addrs`](Self::local_addrs) then.
     pub fn local_addr(&self) -> SocketAddr {
-        self.shared.local_addr
+        first_tcp(&self.shared)
+    }
+
+    /// Every listener's address, in the order the listeners were given.
+    pub fn local_addrs(&self) -> &[Addr] {
+        &self.shared.local_addrs
     }
 
     /// Starts a graceful shutdown and returns at once: the listener closes
@@ -378,41 +283,18 @@ impl ServerHandle {
     /// [`run`](TcpServer::run) serves, get `Ok` once the server stopped (`run`
     /// returns the error itself).
     pub fn join(&self) -> Result<()> {
-        let result = join_threads(&self.shared);
-        let mut done = self
-            .shared
-            .done
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while !*done {
-            done = self
-                .shared
-                .done_cv
-                .wait(done)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        let result = self.shared.join_threads();
+        self.shared.wait_finished();
         result
     }
 
     /// Whether the server has stopped.
     pub fn is_finished(&self) -> bool {
-        *self
-            .shared
-            .done
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.is_finished()
     }
 
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> Stats {
         self.shared.stats()
-    }
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
     }
 }

@@ -27,14 +27,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::TcpServer;
-use crate::builder::Config;
-use crate::conn::Conn;
-use crate::connection::{Connection, Io, Step, Stream};
+use crate::addr::{Addr, PeerCred};
+use crate::config::Config;
+use crate::context::{Conn, Endpoints};
+use crate::handle::{Push, Route};
 use crate::handler::{CloseReason, Handler};
-use crate::push::{Push, Route};
+use crate::state_machine::{Connection, Io, Step, Stream};
 use crate::stats::Counters;
-use crate::worker::Msg;
 
 /// How many `on_drain` rounds one call may run before the kit decides the
 /// handler produces without end.
@@ -100,6 +99,11 @@ impl Stream for MemStream {
         self.write_shut = true;
         Ok(())
     }
+
+    /// The kit's peer sees the reset through [`Harness::saw_reset`].
+    fn abort(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// How the connection ended.
@@ -114,22 +118,35 @@ enum End {
 #[derive(Debug)]
 #[must_use]
 pub struct HarnessBuilder {
-    peer: SocketAddr,
-    local: SocketAddr,
+    endpoints: Endpoints,
     window: usize,
     config: Config,
 }
 
 impl HarnessBuilder {
-    /// The peer's address, as the handler sees it. Default: `127.0.0.1:40000`.
-    pub fn peer_addr(mut self, addr: SocketAddr) -> Self {
-        self.peer = addr;
+    /// The peer's address, as the handler sees it: a [`SocketAddr`] or any
+    /// [`Addr`]. Default: `127.0.0.1:40000`.
+    pub fn peer_addr(mut self, addr: impl Into<Addr>) -> Self {
+        self.endpoints.peer = addr.into();
         self
     }
 
     /// The local address, as the handler sees it. Default: `127.0.0.1:7`.
-    pub fn local_addr(mut self, addr: SocketAddr) -> Self {
-        self.local = addr;
+    pub fn local_addr(mut self, addr: impl Into<Addr>) -> Self {
+        self.endpoints.local = addr.into();
+        self
+    }
+
+    /// The index of the listener, as [`Conn::listener`] tells it. Default: 0.
+    pub fn listener(mut self, index: usize) -> Self {
+        self.endpoints.listener = index;
+        self
+    }
+
+    /// The peer's credentials, as [`Conn::peer_cred`] tells them (a Unix
+    /// socket's). Default: none.
+    pub fn peer_cred(mut self, cred: Option<PeerCred>) -> Self {
+        self.endpoints.peer_cred = cred;
         self
     }
 
@@ -170,14 +187,13 @@ impl HarnessBuilder {
         let mut harness = Harness {
             conn: Some(Connection::new(
                 stream,
-                self.peer,
-                self.local,
+                self.endpoints,
                 Box::new(handler),
                 now,
                 0,
                 0,
             )),
-            scratch: Conn::new(self.local, route, self.config.write_buffer_limit),
+            scratch: Conn::new(route, self.config.write_buffer_limit, now),
             buf: vec![0; 64 * 1024],
             counters: Counters::default(),
             config: self.config,
@@ -204,7 +220,7 @@ pub struct Harness {
     counters: Counters,
     config: Config,
     now: Instant,
-    rx: Receiver<Msg>,
+    rx: Receiver<Push>,
     end: Option<End>,
     read_total: usize,
     /// Output delivered to the peer before the connection closed, unread.
@@ -224,14 +240,17 @@ impl std::fmt::Debug for Harness {
 impl Harness {
     /// A builder, with the server's defaults for the options it takes.
     pub fn builder() -> HarnessBuilder {
-        let mut config = TcpServer::builder()
-            .workers(1)
-            .config()
-            .expect("the default configuration is valid");
-        config.write_timeout = None;
+        let config = Config {
+            write_timeout: None,
+            ..Config::default()
+        };
         HarnessBuilder {
-            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
-            local: SocketAddr::from((Ipv4Addr::LOCALHOST, 7)),
+            endpoints: Endpoints {
+                peer: Addr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 40000))),
+                local: Addr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 7))),
+                listener: 0,
+                peer_cred: None,
+            },
             window: 256 * 1024,
             config,
         }
@@ -309,21 +328,61 @@ impl Harness {
         data
     }
 
-    /// Virtual time passes: timers that fall due run (the handler's timer, the
-    /// idle and write timeouts, the end of a graceful close).
+    /// Virtual time passes, `by` long, as real time would: every deadline
+    /// that falls within it runs, in deadline order, each at its own time
+    /// (the handler's timer, the idle and write timeouts, the end of a
+    /// graceful close's drain), then the clock stands at `by` later.
+    ///
+    /// A callback sees its deadline in [`Conn::now`](crate::Conn::now), and
+    /// what it sets counts from there: a timer re-armed in `on_timer` for
+    /// 100 ms ticks three times in `advance(350 ms)`, and once more after
+    /// another 50 ms. So one long jump and many short ones give the same
+    /// callbacks at the same times.
+    ///
+    /// # Panics
+    ///
+    /// If deadlines keep falling due without time moving on, as when a
+    /// handler sets a zero timer in every `on_timer` (the server would run it
+    /// once per turn of its event loop for ever), and if `by` is so long that
+    /// the clock cannot hold the time it ends at.
     pub fn advance(&mut self, by: Duration) -> &mut Self {
-        self.now += by;
-        self.step(|conn, io| conn.on_timer(io));
+        let Some(until) = self.now.checked_add(by) else {
+            panic!("advance({by:?}) takes the virtual clock past what Instant holds");
+        };
+        let mut rounds = 0;
+        while let Some(at) = self.conn.as_ref().and_then(|c| c.deadline(&self.config)) {
+            if at > until {
+                break;
+            }
+            if at > self.now {
+                self.now = at;
+                rounds = 0;
+            } else {
+                rounds += 1;
+                assert!(
+                    rounds < MAX_ROUNDS,
+                    "a deadline fell due {MAX_ROUNDS} times at the same instant: \
+                     does the handler set a zero timer in every on_timer?"
+                );
+            }
+            self.step(|conn, io| conn.on_timer(io));
+        }
+        self.now = until;
         self
+    }
+
+    /// The virtual time: the real time when the connection opened, moved on
+    /// only by [`advance`](Self::advance). What handlers see in
+    /// [`Conn::now`](crate::Conn::now) outside timer callbacks.
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// Applies the writes and closes that [`ConnHandle`](crate::ConnHandle)s
     /// of this connection queued, as the worker would when woken.
     pub fn run_commands(&mut self) -> &mut Self {
-        while let Ok(msg) = self.rx.try_recv() {
-            if let Msg::Push(Push { command, .. }) = msg {
-                self.step(|conn, io| conn.command(command, io));
-            }
+        while let Ok(Push { command, .. }) = self.rx.try_recv() {
+            self.step(|conn, io| conn.command(command, io));
         }
         self
     }
@@ -353,8 +412,20 @@ impl Harness {
     pub fn saw_eof(&self) -> bool {
         match &self.conn {
             Some(conn) => conn.stream_ref().write_shut && self.unread() == 0,
-            None => self.leftover.is_empty(),
+            None => self.leftover.is_empty() && !self.saw_reset_any(),
         }
+    }
+
+    /// Whether the peer has read up to a reset: the handler aborted the
+    /// connection ([`Conn::abort`](crate::Conn::abort)) and the peer has read
+    /// everything delivered before it, so its next read would fail with
+    /// `ECONNRESET`.
+    pub fn saw_reset(&self) -> bool {
+        self.saw_reset_any() && self.leftover.is_empty()
+    }
+
+    fn saw_reset_any(&self) -> bool {
+        self.end == Some(End::Closed(CloseReason::Aborted))
     }
 
     /// Whether the connection is closed.
@@ -415,5 +486,50 @@ impl Harness {
                 self.end = Some(End::Panicked);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use super::Harness;
+    use crate::{Conn, Handler};
+
+    /// Records its timer and idle callbacks; re-arms a zero timer.
+    struct Log(Rc<RefCell<Vec<&'static str>>>);
+
+    impl Handler for Log {
+        fn on_open(&mut self, conn: &mut Conn) {
+            conn.set_timer(Duration::from_millis(1500));
+        }
+        fn on_timer(&mut self, conn: &mut Conn) {
+            self.0.borrow_mut().push("timer");
+            conn.set_timer(Duration::ZERO);
+        }
+        fn on_idle_timeout(&mut self, _: &mut Conn) {
+            self.0.borrow_mut().push("idle");
+        }
+    }
+
+    /// The server's worker may call `on_timer` late, once for several
+    /// deadlines: they run in deadline order, as the kit runs them, and a
+    /// timer re-armed due runs on the next call, not in a loop.
+    #[test]
+    fn late_on_timer_runs_the_due_deadlines_in_order_each_once() {
+        let log = Rc::default();
+        let mut peer = Harness::builder()
+            .idle_timeout(Duration::from_secs(1))
+            .open(Log(Rc::clone(&log)));
+        // Late: the idle timeout was due at 1 s, the timer at 1.5 s.
+        peer.now += Duration::from_secs(3);
+        peer.step(|conn, io| conn.on_timer(io));
+        assert_eq!(*log.borrow(), ["idle", "timer"]);
+        let deadline = peer.conn.as_ref().and_then(|c| c.deadline(&peer.config));
+        assert_eq!(deadline, Some(peer.now));
+        peer.step(|conn, io| conn.on_timer(io));
+        assert_eq!(*log.borrow(), ["idle", "timer", "timer"]);
     }
 }

@@ -96,3 +96,15 @@ fn smallest_valid_configuration_serves() -> TestResult {
     util::assert_echo(&mut client, &[7u8; 48 * 1024])?;
     Ok(())
 }
+
+/// A zero backlog is valid: the smallest queue the system allows, and the
+/// server accepts and echoes as usual.
+#[test]
+fn zero_backlog_binds_and_serves() -> TestResult {
+    let server = builder().workers(1).backlog(0).spawn()?;
+    for _ in 0..3 {
+        let mut client = util::connect(server.local_addr())?;
+        util::assert_echo(&mut client, b"backlog zero")?;
+    }
+    Ok(())
+}

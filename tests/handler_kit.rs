@@ -306,6 +306,33 @@ fn pause_reading_holds_input_until_resumed_from_a_handle() {
     assert!(!peer.is_closed());
 }
 
+/// Counts what it is given, and pauses reading at the first byte.
+struct PauseAtOnce(Arc<Mutex<usize>>);
+
+impl Handler for PauseAtOnce {
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+        if let Ok(mut given) = self.0.lock() {
+            *given += data.len();
+        }
+        conn.pause_reading();
+    }
+}
+
+#[test]
+fn pause_reading_in_on_data_stops_the_read_loop() {
+    // The server reads up to 16 buffers per event; a pause asked in
+    // `on_data` must end that loop, not only the next event's.
+    let given = Arc::new(Mutex::new(0));
+    let mut peer = Harness::open(PauseAtOnce(Arc::clone(&given)));
+    peer.send(&vec![0u8; 1024 * 1024]);
+    let given = *given.lock().map_err(|_| "poisoned").unwrap();
+    assert!(
+        given > 0 && given <= 64 * 1024,
+        "given {given} bytes after pausing"
+    );
+    assert!(!peer.is_closed());
+}
+
 /// The hysteresis of backpressure: reading stops once pending output passes
 /// the limit and resumes only once it is back to half the limit.
 #[test]

@@ -54,7 +54,7 @@ fn handler_panic_closes_only_its_connection() -> TestResult {
     drop(other);
     assert_eq!(
         events.expect_close()?,
-        (other_peer, CloseReason::PeerClosed)
+        (other_peer.clone(), CloseReason::PeerClosed)
     );
     drop(late);
     assert_eq!(events.expect_close()?, (late_peer, CloseReason::PeerClosed));

@@ -33,7 +33,7 @@ fn client_resets_mid_echo_do_not_disturb_another_client() -> TestResult {
     let mut reset_peers = HashSet::new();
     for i in 0..RESETS {
         let mut client = connect(addr)?;
-        reset_peers.insert(client.local_addr()?);
+        reset_peers.insert(netecho::Addr::from(client.local_addr()?));
         let offset = (i * MESSAGE) as u64;
         fill_pattern(offset, &mut msg);
         client.write_all(&msg)?;
@@ -54,7 +54,7 @@ fn client_resets_mid_echo_do_not_disturb_another_client() -> TestResult {
     let mut closed_peers = HashSet::new();
     for (peer, reason) in &closes {
         assert_eq!(*reason, CloseReason::Reset, "close of {peer}");
-        assert!(closed_peers.insert(*peer), "{peer} closed twice");
+        assert!(closed_peers.insert(peer.clone()), "{peer} closed twice");
     }
     assert_eq!(closed_peers, reset_peers);
 

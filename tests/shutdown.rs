@@ -134,6 +134,34 @@ fn shutdown_timeout_closes_connections_that_do_not_finish() -> TestResult {
     Ok(())
 }
 
+/// A zero shutdown timeout is no grace at all: a connection that cannot
+/// finish at once is closed by force at once, its peer reset rather than
+/// sent a FIN, and `join` does not wait for the peer.
+#[test]
+fn zero_shutdown_timeout_closes_at_once() -> TestResult {
+    let (factory, events) = notify(|| Echo);
+    let server = builder()
+        .workers(1)
+        .shutdown_timeout(Duration::ZERO)
+        .handler(factory)
+        .spawn()?;
+    let mut client = connect(server.local_addr())?;
+    assert_echo(&mut client, b"ready")?;
+    let asked = std::time::Instant::now();
+    server.shutdown();
+    server.join()?;
+    // The lingering close would have waited up to 2 s for this client.
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "join took {:?}",
+        asked.elapsed()
+    );
+    let (_, reason) = events.closes(1)?[0];
+    assert_eq!(reason, CloseReason::ShutdownTimeout);
+    drop(client);
+    Ok(())
+}
+
 /// Sends a message when dropped: put in the handler factory, it tells that
 /// the server released everything it held.
 struct DropSignal(mpsc::Sender<()>);

@@ -35,7 +35,7 @@ struct Counting {
 
 impl Handler for Counting {
     fn on_open(&mut self, conn: &mut Conn) {
-        self.peer = Some(conn.peer_addr());
+        self.peer = conn.peer_addr().as_tcp();
     }
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         self.given += data.len() as u64;

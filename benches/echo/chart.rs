@@ -1,5 +1,6 @@
-//! A hand-written SVG bar chart of the ratios to tokio: one panel per figure, one group
-//! of bars per scenario, one bar per server, a dashed line at 1.0 (tokio).
+//! A hand-written SVG bar chart of the ratios to the strongest tokio variant of each
+//! scenario: one panel per figure, one group of bars per scenario, one bar per server, a
+//! dashed line at 1.0 (the reference).
 
 use std::fmt::Write as _;
 
@@ -17,17 +18,17 @@ type Pick = fn(&Cell, &Ratios) -> Option<f64>;
 pub fn svg(cells: &[Cell], servers: &[&str], title: &str) -> String {
     let panels: [(&str, bool, Pick); 3] = [
         (
-            "Requests per second ÷ tokio (higher is better)",
+            "Requests per second ÷ strongest tokio (higher is better)",
             false,
             |_, r| r.requests_per_s,
         ),
         (
-            "Requests per server CPU-second ÷ tokio (higher is better)",
+            "Requests per server CPU-second ÷ strongest tokio (higher is better)",
             false,
             |_, r| r.requests_per_cpu_s,
         ),
         (
-            "Server memory ÷ tokio: peak RSS; idle: RSS per connection (lower is better)",
+            "Server memory ÷ strongest tokio: peak RSS; idle: RSS per connection (lower is better)",
             true,
             |c, r| {
                 let idle = c
@@ -87,15 +88,16 @@ fn is_idle(c: &Cell) -> bool {
         .is_some_and(|m| m.rss_per_conn_bytes.is_some())
 }
 
+/// One row under the title, right-aligned.
 fn legend(s: &mut String, servers: &[&str]) {
     let mut x = WIDTH - RIGHT - 110.0 * servers.len() as f64;
     for (k, name) in servers.iter().enumerate() {
         let _ = writeln!(
             s,
-            r#"<rect x="{x}" y="10" width="12" height="12" fill="{}"/>"#,
+            r#"<rect x="{x}" y="32" width="12" height="12" fill="{}"/>"#,
             color(k)
         );
-        let _ = writeln!(s, r#"<text x="{}" y="21">{}</text>"#, x + 16.0, esc(name));
+        let _ = writeln!(s, r#"<text x="{}" y="43">{}</text>"#, x + 16.0, esc(name));
         x += 110.0;
     }
 }
@@ -111,7 +113,7 @@ fn panel(
 ) {
     let value = |sc: &str, srv: &str| {
         let c = cells.iter().find(|c| c.scenario == sc && c.server == srv)?;
-        pick(c, c.vs_tokio.as_ref()?)
+        pick(c, c.vs_reference.as_ref()?)
     };
     let top = groups
         .iter()
@@ -196,7 +198,9 @@ fn panel(
 }
 
 fn color(k: usize) -> &'static str {
-    ["#1f77b4", "#8c8c8c", "#ff7f0e", "#2ca02c", "#9467bd"][k % 5]
+    [
+        "#1f77b4", "#8c8c8c", "#bcbcbc", "#5a5a5a", "#ff7f0e", "#2ca02c", "#9467bd",
+    ][k % 7]
 }
 
 fn esc(text: &str) -> String {

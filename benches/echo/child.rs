@@ -1,10 +1,10 @@
-//! Starting a server in its own process (this bench binary with `--serve`), and making sure
-//! it is killed and reaped on every path.
+//! Starting a server in its own process, and making sure it is killed and reaped on every
+//! path.
 
-use std::env;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -25,10 +25,14 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    pub fn spawn(kind: ServerKind, workers: usize) -> Result<ServerProcess, String> {
-        let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let mut child = Command::new(exe)
-            .args(["--serve", kind.name(), "--workers", &workers.to_string()])
+    /// Starts `kind` (a baseline from the `baselines` binary) and waits for its address.
+    pub fn spawn(
+        kind: ServerKind,
+        workers: usize,
+        baselines: Option<&Path>,
+    ) -> Result<ServerProcess, String> {
+        let mut child = kind
+            .command(workers, baselines)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -12,7 +12,7 @@ use crate::servers::ServerKind;
     about = "Echo server benchmark: this crate against tokio, thread-per-connection and bare mio"
 )]
 pub struct Args {
-    /// CI smoke run: short windows, one round, 1,000 idle connections; under a minute.
+    /// CI smoke run: short windows, one round, 1,000 idle connections; about a minute.
     #[arg(long)]
     pub quick: bool,
     /// Rounds per server and scenario; figures are the median (default 3, quick 1).
@@ -24,7 +24,8 @@ pub struct Args {
     /// Warm-up before each measured window (default 1s, quick 250ms).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub warmup: Option<Duration>,
-    /// Servers to run, comma-separated (tokio is always added: it is the reference).
+    /// Servers to run, comma-separated (if no tokio variant is named, all three are added:
+    /// the ratios are to the strongest).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub servers: Vec<ServerKind>,
     /// Scenarios to run, comma-separated names (see the table) or prefixes.

@@ -1,14 +1,15 @@
 //! One measurement: start a server child, load it with the shared client, read its CPU
 //! time and memory from `/proc`, kill it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde_json::json;
 
 use crate::child::ServerProcess;
-use crate::client::{self, Config, Event};
+use crate::client::{self, Config, Event, Mode};
 use crate::procfs;
 use crate::scenarios::Scenario;
 use crate::servers::ServerKind;
@@ -32,10 +33,12 @@ pub struct Setup {
     pub client_threads: usize,
     pub show_pids: bool,
     pub strace: bool,
+    /// The `netecho-bench-servers` binary, if any baseline is to run.
+    pub baselines: Option<PathBuf>,
 }
 
 /// Figures of one run; `None` where a figure does not apply (idle) or could not be read.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Sample {
     pub requests_per_s: Option<f64>,
     pub mb_per_s: Option<f64>,
@@ -47,8 +50,16 @@ pub struct Sample {
     /// Bench process (client) CPU seconds over the same window.
     pub client_cpu_s: Option<f64>,
     /// CPU seconds used by everything else on the machine over the window (a noise gauge:
-    /// other jobs, kernel threads).
+    /// other jobs, kernel threads): busy time (wall time on every CPU less the exactly
+    /// measured idle time) less steal, server and client.
     pub other_cpu_s: Option<f64>,
+    /// Machine-wide steal seconds over the window (a VM's host running something else).
+    pub steal_s: Option<f64>,
+    /// Machine-wide softirq seconds over the window; already inside the server's, the
+    /// client's or the others' figures (see `procfs::SystemCpu::softirq`).
+    pub softirq_s: Option<f64>,
+    /// Sockets in TIME_WAIT when the window started.
+    pub time_wait: Option<f64>,
     /// Requests per server CPU-second.
     pub requests_per_cpu_s: Option<f64>,
     /// Server peak resident memory (VmHWM) in KiB.
@@ -59,14 +70,37 @@ pub struct Sample {
     pub spread: Option<f64>,
 }
 
+impl Sample {
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "requests_per_s": self.requests_per_s,
+            "mb_per_s": self.mb_per_s,
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+            "max_us": self.max_us,
+            "server_cpu_s": self.server_cpu_s,
+            "client_cpu_s": self.client_cpu_s,
+            "other_cpu_s": self.other_cpu_s,
+            "steal_s": self.steal_s,
+            "softirq_s": self.softirq_s,
+            "time_wait": self.time_wait,
+            "requests_per_cpu_s": self.requests_per_cpu_s,
+            "peak_rss_kib": self.peak_rss_kib,
+            "rss_per_conn_bytes": self.rss_per_conn_bytes,
+            "spread": self.spread,
+        })
+    }
+}
+
 #[derive(Default)]
 struct Readings {
     cpu0: Option<f64>,
     cpu1: Option<f64>,
     me0: Option<f64>,
     me1: Option<f64>,
-    all0: Option<f64>,
-    all1: Option<f64>,
+    all0: Option<procfs::SystemCpu>,
+    all1: Option<procfs::SystemCpu>,
+    time_wait: Option<u64>,
     rss_loaded: Option<u64>,
 }
 
@@ -77,7 +111,7 @@ pub fn measure(
     setup: &Setup,
     tag: &str,
 ) -> Result<Sample, String> {
-    let mut server = ServerProcess::spawn(kind, setup.workers)?;
+    let mut server = ServerProcess::spawn(kind, setup.workers, setup.baselines.as_deref())?;
     let pid = server.pid;
     let me = std::process::id();
     let rss_before = procfs::status_kib(pid, "VmRSS").map_err(|e| format!("read VmRSS: {e}"))?;
@@ -115,13 +149,14 @@ pub fn measure(
             }
             r.cpu0 = procfs::cpu_seconds(pid).ok();
             r.me0 = procfs::cpu_seconds(me).ok();
-            r.all0 = procfs::system_busy_seconds().ok();
+            r.all0 = procfs::system_cpu().ok();
+            r.time_wait = procfs::time_wait_sockets().ok();
             r.rss_loaded = procfs::status_kib(pid, "VmRSS").ok();
         }
         Event::Finished => {
             r.cpu1 = procfs::cpu_seconds(pid).ok();
             r.me1 = procfs::cpu_seconds(me).ok();
-            r.all1 = procfs::system_busy_seconds().ok();
+            r.all1 = procfs::system_cpu().ok();
             if let Some(s) = strace.take() {
                 s.finish();
             }
@@ -142,11 +177,20 @@ pub fn measure(
     let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
     let server_cpu_s = delta(r.cpu0, r.cpu1);
     let client_cpu_s = delta(r.me0, r.me1);
-    let other = |all: f64| Some((all - server_cpu_s? - client_cpu_s?).max(0.0));
+    let system = |f: fn(&procfs::SystemCpu) -> f64| Some(f(&r.all1?) - f(&r.all0?));
+    let steal_s = system(|c| c.steal);
+    let other = |busy: f64| Some((busy - steal_s? - server_cpu_s? - client_cpu_s?).max(0.0));
     let mut s = Sample {
         server_cpu_s,
         client_cpu_s,
-        other_cpu_s: delta(r.all0, r.all1).and_then(other),
+        other_cpu_s: r
+            .all0
+            .zip(r.all1)
+            .map(|(a, b)| a.busy_until(&b))
+            .and_then(other),
+        steal_s,
+        softirq_s: system(|c| c.softirq),
+        time_wait: r.time_wait.map(|n| n as f64),
         peak_rss_kib: peak.map(|k| k as f64),
         ..Sample::default()
     };
@@ -158,8 +202,16 @@ pub fn measure(
         s.rss_per_conn_bytes = Some(grown as f64 * 1024.0 / sc.connections as f64);
         return Ok(s);
     }
-    if report.requests == 0 {
-        return Err("no echo completed in the measured window".into());
+    let idle_conns = report.per_conn.iter().filter(|&&n| n == 0).count();
+    if idle_conns > 0 {
+        let (what, done) = match sc.mode {
+            Mode::Connect => ("connect loops", "connection"),
+            _ => ("connections", "echo"),
+        };
+        return Err(format!(
+            "{idle_conns} of {} {what} completed no {done} in the measured window",
+            report.per_conn.len()
+        ));
     }
     let (min, max) = report.min_max_per_conn();
     s.requests_per_s = Some(report.requests_per_sec());
@@ -170,6 +222,6 @@ pub fn measure(
     s.requests_per_cpu_s = server_cpu_s
         .filter(|&c| c > 0.0)
         .map(|c| report.requests as f64 / c);
-    s.spread = (min > 0).then(|| max as f64 / min as f64);
+    s.spread = Some(max as f64 / min.max(1) as f64);
     Ok(s)
 }

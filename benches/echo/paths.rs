@@ -9,7 +9,7 @@ pub fn results_dir() -> PathBuf {
     target_dir().join("echo-bench")
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }

@@ -46,7 +46,11 @@ impl Plan {
             smoke,
             quick,
             rounds: args.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
-            servers: pick_servers(&args.servers),
+            servers: if smoke && args.servers.is_empty() {
+                vec![ServerKind::EchoServer]
+            } else {
+                pick_servers(&args.servers)
+            },
             scenarios,
             setup: Setup {
                 timing,
@@ -54,17 +58,26 @@ impl Plan {
                 client_threads: args.client_threads,
                 show_pids: args.show_pids,
                 strace: args.strace,
+                baselines: None,
             },
         })
     }
 
-    /// Server order in `round`: as listed, then reversed, alternately (cancels drift).
+    /// Server order in `round`: the list rotated by one place per round (A B C, B C A,
+    /// C A B, ...), so that no server goes first twice until every server has, and over
+    /// as many rounds as servers each takes every place once.
     pub fn order(&self, round: usize) -> Vec<ServerKind> {
         let mut order = self.servers.clone();
-        if round % 2 == 1 {
-            order.reverse();
+        if !order.is_empty() {
+            let n = order.len();
+            order.rotate_left(round % n);
         }
         order
+    }
+
+    /// Some server runs in the `netecho-bench-servers` binary.
+    pub fn needs_baselines(&self) -> bool {
+        self.servers.iter().any(|s| s.is_baseline())
     }
 }
 
@@ -72,11 +85,13 @@ pub fn cpus() -> usize {
     thread::available_parallelism().map_or(1, NonZero::get)
 }
 
-/// Requested servers in canonical order; tokio always included (the ratio reference).
+/// Requested servers in canonical order. The ratios need a tokio variant: if none is
+/// requested, all of them are added.
 fn pick_servers(wanted: &[ServerKind]) -> Vec<ServerKind> {
+    let any_tokio = wanted.iter().any(|k| k.is_tokio());
     ServerKind::ALL
         .into_iter()
-        .filter(|k| wanted.is_empty() || wanted.contains(k) || *k == ServerKind::Tokio)
+        .filter(|k| wanted.is_empty() || wanted.contains(k) || (k.is_tokio() && !any_tokio))
         .collect()
 }
 

@@ -1,21 +1,19 @@
-//! The servers under test, and the child-process side of `--serve`.
+//! The servers under test, how each is started, and the child-process side of `--serve`.
 //!
+//! netecho runs in this bench binary re-executed with `--serve netecho`; the baselines run
+//! in the `netecho-bench-servers` binary (`bench/servers/`, built by [`crate::baselines`]).
 //! Each server binds `127.0.0.1:0`, prints its address as the first line on stdout, and
 //! serves until it is killed. It also exits when its stdin closes, so no server outlives
 //! the bench process even if the bench is killed.
 
-#[path = "servers/mio_echo.rs"]
-mod mio_echo;
 #[path = "servers/ours.rs"]
 mod ours;
-#[path = "servers/threads.rs"]
-mod threads;
-#[path = "servers/tokio_echo.rs"]
-mod tokio_echo;
 
+use std::env;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::process::ExitCode;
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::thread;
 
 use clap::ValueEnum;
@@ -26,18 +24,29 @@ pub enum ServerKind {
     /// This crate.
     #[value(name = "netecho")]
     EchoServer,
-    /// Tokio, task per connection (the reference for ratios).
+    /// Tokio, task per connection, `read` into 4 KiB then `write_all`.
+    #[value(name = "tokio")]
     Tokio,
+    /// The same with a 64 KiB buffer per connection.
+    #[value(name = "tokio-64k")]
+    Tokio64k,
+    /// Tokio, task per connection, `split` and `tokio::io::copy` (8 KiB).
+    #[value(name = "tokio-copy")]
+    TokioCopy,
     /// std, thread per connection.
+    #[value(name = "threads")]
     Threads,
     /// Bare single-threaded mio loop.
+    #[value(name = "mio")]
     Mio,
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 4] = [
+    pub const ALL: [ServerKind; 6] = [
         ServerKind::EchoServer,
         ServerKind::Tokio,
+        ServerKind::Tokio64k,
+        ServerKind::TokioCopy,
         ServerKind::Threads,
         ServerKind::Mio,
     ];
@@ -46,14 +55,52 @@ impl ServerKind {
         match self {
             ServerKind::EchoServer => "netecho",
             ServerKind::Tokio => "tokio",
+            ServerKind::Tokio64k => "tokio-64k",
+            ServerKind::TokioCopy => "tokio-copy",
             ServerKind::Threads => "threads",
             ServerKind::Mio => "mio",
         }
     }
+
+    /// A tokio variant: the ratios are to the strongest of those measured.
+    pub fn is_tokio(self) -> bool {
+        matches!(
+            self,
+            ServerKind::Tokio | ServerKind::Tokio64k | ServerKind::TokioCopy
+        )
+    }
+
+    /// Runs in the `netecho-bench-servers` binary rather than in this one.
+    pub fn is_baseline(self) -> bool {
+        self != ServerKind::EchoServer
+    }
+
+    /// The command that starts this server with `workers` workers; `baselines` is the
+    /// `netecho-bench-servers` binary.
+    pub fn command(self, workers: usize, baselines: Option<&Path>) -> Result<Command, String> {
+        let workers = workers.to_string();
+        if !self.is_baseline() {
+            let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            let mut cmd = Command::new(exe);
+            cmd.args(["--serve", self.name(), "--workers", &workers]);
+            return Ok(cmd);
+        }
+        let exe = baselines.ok_or("the baseline servers were not built")?;
+        let mut cmd = Command::new(exe);
+        cmd.args([self.name(), &workers]);
+        Ok(cmd)
+    }
 }
 
-/// Child-process entry point: run server `kind` until killed.
+/// Child-process entry point of `--serve`: run netecho until killed.
 pub fn serve(kind: ServerKind, workers: usize) -> ExitCode {
+    if kind.is_baseline() {
+        eprintln!(
+            "--serve {}: the baselines run in the netecho-bench-servers binary",
+            kind.name()
+        );
+        return ExitCode::FAILURE;
+    }
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("{}: cannot raise the open-file limit: {e}", kind.name());
     }
@@ -73,13 +120,7 @@ pub fn serve(kind: ServerKind, workers: usize) -> ExitCode {
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    let result = match kind {
-        ServerKind::EchoServer => ours::run(workers, &mut announce),
-        ServerKind::Tokio => tokio_echo::run(workers, &mut announce),
-        ServerKind::Threads => threads::run(workers, &mut announce),
-        ServerKind::Mio => mio_echo::run(workers, &mut announce),
-    };
-    match result {
+    match ours::run(workers, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

@@ -1,4 +1,5 @@
-//! The Markdown results: absolute figures, then the same figures as ratios to tokio.
+//! The Markdown results: absolute figures, then the same figures as ratios to the strongest
+//! tokio variant of each scenario.
 
 use std::fmt::Write as _;
 
@@ -38,20 +39,27 @@ pub fn markdown(cells: &[Cell]) -> String {
     }
     s.push_str(
         "\n*other CPU s*: CPU time used by everything but the server and the client during the \
-         window; well above zero means other load disturbed the figures.\n",
+         window (busy time less steal; the kernel's network work, softirqs included, is charged \
+         to the server and the client); well above zero means other load disturbed the \
+         figures.\n\
+         Every server listens with `TCP_NODELAY` set on the listener, which accepted sockets \
+         inherit on Linux: none makes a `setsockopt` per connection.\n",
     );
     s.push_str(
-        "\nRatios to tokio (req/s, req/CPU-s: higher is better; latency, CPU, memory: lower is better)\n\n\
-         | scenario | server | req/s | p50 | p99 | server CPU | req/CPU-s | peak RSS | RSS/conn |\n\
-         |---|---|--:|--:|--:|--:|--:|--:|--:|\n",
+        "\nRatios to the strongest tokio variant of each scenario, named in *vs* (most req/s; \
+         idle: least RSS per connection). req/s, req/CPU-s: higher is better; latency, CPU, \
+         memory: lower is better.\n\n\
+         | scenario | server | vs | req/s | p50 | p99 | server CPU | req/CPU-s | peak RSS | RSS/conn |\n\
+         |---|---|---|--:|--:|--:|--:|--:|--:|--:|\n",
     );
-    for c in cells.iter().filter(|c| c.server != "tokio") {
-        let r = c.vs_tokio.clone().unwrap_or_default();
+    for c in cells.iter().filter(|c| !c.is_reference()) {
+        let r = c.vs_reference.clone().unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             c.scenario,
             server(c),
+            c.reference.unwrap_or("–"),
             ratio(r.requests_per_s),
             ratio(r.p50_us),
             ratio(r.p99_us),

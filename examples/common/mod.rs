@@ -1,19 +1,68 @@
 //! What the "classic services" examples share: the command-line flags of the
 //! server (as `examples/echo.rs` has them), building and running the server
-//! with signal handling, and a line splitter for the line-based protocols.
+//! with signal handling, and the line cap and error line of the line-based
+//! protocols.
 //!
 //! Each example uses it with `mod common;`; not every example uses every item.
 #![allow(dead_code)]
 
 use std::error::Error;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use netecho::{Handler, TcpServer};
+use netecho::{Handler, Listener, TcpServer};
+
+/// What one `--bind` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    /// `HOST:PORT` or `[V6]:PORT`.
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(std::path::PathBuf),
+    /// `unix:@NAME` (Linux abstract name).
+    Abstract(String),
+}
+
+/// Parses a `--bind` value.
+pub fn parse_bind(text: &str) -> Result<Bind, String> {
+    if let Some(rest) = text.strip_prefix("unix:") {
+        return match rest.strip_prefix('@') {
+            Some("") => Err("unix:@ needs a name".into()),
+            Some(name) => Ok(Bind::Abstract(name.to_owned())),
+            None if rest.is_empty() => Err("unix: needs a path".into()),
+            None => Ok(Bind::Unix(rest.into())),
+        };
+    }
+    for scheme in ["tls", "udp"] {
+        if text.starts_with(&format!("{scheme}:")) {
+            return Err(format!("`{scheme}:` listeners are not supported yet"));
+        }
+    }
+    text.parse::<SocketAddr>()
+        .map(Bind::Tcp)
+        .map_err(|_| format!("`{text}` is not HOST:PORT, [V6]:PORT, unix:PATH or unix:@NAME"))
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("`{text}` is not an octal mode such as 660"))
+}
 
 /// The server's flags, flattened into each example's own `Args`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// Where to listen, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`,
+    /// `unix:@NAME`; replaces --host and --port. Under systemd socket
+    /// activation (LISTEN_FDS) the handed-in sockets are served instead.
+    #[arg(long = "bind", value_name = "ADDR", value_parser = parse_bind)]
+    pub binds: Vec<Bind>,
+    /// Permissions of the socket files of `unix:PATH` binds, in octal (e.g. 660).
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub unix_mode: Option<u32>,
     /// IP address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -42,19 +91,61 @@ pub struct ServerArgs {
     pub write_timeout: Duration,
 }
 
-/// Binds a server with `args` (on `default_port` unless `--port` is given)
-/// and the handler `factory`, prints `listening on ADDR`, and serves until
-/// SIGINT or SIGTERM, which shut it down gracefully.
+/// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
+/// short (128 + SIGINT, as shells report an interrupted command).
+pub const FORCED_EXIT: i32 = 130;
+
+/// Ends an example's `main`: on error, prints the error and its whole chain
+/// of causes on stderr (`error: failed to bind 127.0.0.1:7007: Address
+/// already in use (os error 98)`) and exits with status 1.
+pub fn exit(result: Result<(), Box<dyn Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut line = format!("error: {err}");
+            let mut cause = err.source();
+            while let Some(c) = cause {
+                line.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr at `info` (the start line, the stop line with the
+/// statistics) unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
+/// Binds a server with `args` (on `default_port` unless `--port` or
+/// `--bind` is given, or sockets are handed in by systemd) and the handler
+/// `factory`, prints `listening on ADDR` for each listener, and serves until
+/// SIGINT or SIGTERM, which shut it down gracefully (removing the socket
+/// files it created); a second one exits at once with status
+/// [`FORCED_EXIT`].
 pub fn serve<F, H>(args: &ServerArgs, default_port: u16, factory: F) -> Result<(), Box<dyn Error>>
 where
     F: Fn() -> H + Send + Sync + 'static,
     H: Handler + 'static,
 {
-    env_logger::init();
+    init_logging();
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
-    let mut builder = TcpServer::builder()
-        .host(args.host)
-        .port(args.port.unwrap_or(default_port))
+    let mut builder = TcpServer::builder();
+    if std::env::var_os("LISTEN_FDS").is_some() {
+        builder = add_handed_in(builder)?;
+    } else if args.binds.is_empty() {
+        builder = builder
+            .host(args.host)
+            .port(args.port.unwrap_or(default_port));
+    } else {
+        for bind in &args.binds {
+            builder = builder.listener(listener(bind, args.unix_mode)?);
+        }
+    }
+    builder = builder
         .reuse_port(args.reuse_port)
         .shutdown_timeout(args.shutdown_timeout)
         .max_connections(args.max_connections)
@@ -65,14 +156,66 @@ where
         builder = builder.workers(workers);
     }
     let server = builder.bind()?;
-    println!("listening on {}", server.local_addr());
+    for addr in server.local_addrs() {
+        println!("listening on {addr}");
+    }
 
     let handle = server.handle();
     let on_signal = handle.clone();
-    ctrlc::set_handler(move || on_signal.shutdown())?;
+    let grace = args.shutdown_timeout;
+    let signals = AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if signals.fetch_add(1, Ordering::AcqRel) == 0 {
+            eprintln!(
+                "shutting down: draining connections for up to {}; signal again to exit at once",
+                humantime::format_duration(grace)
+            );
+            on_signal.shutdown();
+        } else {
+            eprintln!("second signal: exiting without waiting for connections");
+            std::process::exit(FORCED_EXIT);
+        }
+    })?;
     server.run()?;
     log::info!("{:?}", handle.stats());
     Ok(())
+}
+
+/// The listener for one `--bind`.
+fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Error>> {
+    Ok(match bind {
+        Bind::Tcp(addr) => Listener::tcp(*addr),
+        #[cfg(unix)]
+        Bind::Unix(path) => match unix_mode {
+            Some(mode) => Listener::unix(path).mode(mode),
+            None => Listener::unix(path),
+        },
+        #[cfg(unix)]
+        Bind::Abstract(name) => Listener::unix_abstract(name),
+        #[cfg(not(unix))]
+        _ => return Err("Unix sockets need a Unix system".into()),
+    })
+}
+
+/// Serves the sockets systemd handed in, and tells it when ready.
+#[cfg(all(unix, feature = "systemd"))]
+fn add_handed_in(
+    mut builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    for (_name, listener) in netecho::systemd::listeners()? {
+        builder = builder.listener(listener);
+    }
+    Ok(builder.systemd_notify(true))
+}
+
+#[cfg(not(all(unix, feature = "systemd")))]
+fn add_handed_in(
+    _builder: netecho::TcpServerBuilder,
+) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
+    Err(
+        "LISTEN_FDS is set but this build has no systemd support: build with `--features systemd`"
+            .into(),
+    )
 }
 
 /// For the examples' loopback tests: a server with `factory`'s handlers on
@@ -106,97 +249,6 @@ where
 
 /// The default cap on a line's length, in bytes, line ending not counted.
 pub const DEFAULT_MAX_LINE: usize = 1024;
-
-/// A line longer than the cap arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooLong;
-
-/// Cuts a byte stream into lines, whatever the reads' boundaries.
-///
-/// A line ends with LF or CRLF; the ending is not part of the line. Bytes of
-/// a line split across reads (even inside a multi-byte UTF-8 character) wait
-/// here until its end comes, so the callback always gets whole lines. At most
-/// `max` bytes (plus a CR) are held, so a peer that never sends a newline
-/// cannot grow memory.
-#[derive(Debug)]
-pub struct LineBuffer {
-    partial: Vec<u8>,
-    max: usize,
-}
-
-impl LineBuffer {
-    /// A splitter for lines of at most `max` bytes.
-    pub fn new(max: usize) -> Self {
-        LineBuffer {
-            partial: Vec::new(),
-            max,
-        }
-    }
-
-    /// The cap on a line's length.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    /// Feeds `data`, calling `on_line(line, ending)` for each line it
-    /// completes, in order; `ending` is `b"\n"` or `b"\r\n"`.
-    ///
-    /// # Errors
-    ///
-    /// [`TooLong`] once a line exceeds the cap (the lines before it were
-    /// given to `on_line`); the splitter should not be fed again.
-    pub fn feed(
-        &mut self,
-        mut data: &[u8],
-        mut on_line: impl FnMut(&[u8], &'static [u8]),
-    ) -> Result<(), TooLong> {
-        while let Some(lf) = data.iter().position(|&b| b == b'\n') {
-            let (head, rest) = (&data[..lf], &data[lf + 1..]);
-            data = rest;
-            if self.partial.is_empty() {
-                let (line, ending) = split_ending(head);
-                if line.len() > self.max {
-                    return Err(TooLong);
-                }
-                on_line(line, ending);
-            } else {
-                self.partial.extend_from_slice(head);
-                let whole = std::mem::take(&mut self.partial);
-                let (line, ending) = split_ending(&whole);
-                if line.len() > self.max {
-                    return Err(TooLong);
-                }
-                on_line(line, ending);
-                // Keep the allocation for the next partial line.
-                self.partial = whole;
-                self.partial.clear();
-            }
-        }
-        // The start of a line whose end has not come yet. It may end with
-        // the CR of a CRLF, which does not count towards the cap.
-        let held = self.partial.len() + data.len();
-        let over = held > self.max + 1
-            || (held == self.max + 1 && data.last().is_some_and(|&b| b != b'\r'));
-        if over {
-            return Err(TooLong);
-        }
-        self.partial.extend_from_slice(data);
-        Ok(())
-    }
-
-    /// Takes the last line if the peer ended the stream without a newline.
-    pub fn finish(&mut self) -> Option<Vec<u8>> {
-        (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
-    }
-}
-
-/// Splits a line without its LF into the line and its ending.
-fn split_ending(head: &[u8]) -> (&[u8], &'static [u8]) {
-    match head.strip_suffix(b"\r") {
-        Some(line) => (line, b"\r\n"),
-        None => (head, b"\n"),
-    }
-}
 
 /// The error line written before closing a connection that sent a line over
 /// the cap.

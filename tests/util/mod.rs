@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use netecho::{CloseReason, Conn, Handler, ServerHandle, Stats, TcpServer, TcpServerBuilder};
+use netecho::{Addr, CloseReason, Conn, Handler, ServerHandle, Stats, TcpServer, TcpServerBuilder};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// What every test returns.
@@ -333,15 +333,12 @@ pub fn join<T>(thread: std::thread::JoinHandle<T>) -> Result<T, Box<dyn Error>> 
 }
 
 /// What a [`Notify`] handler reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// `on_open` of the connection from `peer`.
-    Open { peer: SocketAddr },
+    Open { peer: Addr },
     /// `on_close` of the connection from `peer`.
-    Close {
-        peer: SocketAddr,
-        reason: CloseReason,
-    },
+    Close { peer: Addr, reason: CloseReason },
 }
 
 /// Wraps a handler, forwards every callback to it, and reports `on_open` and
@@ -349,13 +346,13 @@ pub enum Event {
 pub struct Notify<H> {
     inner: H,
     tx: Sender<Event>,
-    peer: Option<SocketAddr>,
+    peer: Option<Addr>,
 }
 
 impl<H: Handler> Handler for Notify<H> {
     fn on_open(&mut self, conn: &mut Conn) {
-        let peer = conn.peer_addr();
-        self.peer = Some(peer);
+        let peer = conn.peer_addr().clone();
+        self.peer = Some(peer.clone());
         let _ = self.tx.send(Event::Open { peer });
         self.inner.on_open(conn);
     }
@@ -382,7 +379,7 @@ impl<H: Handler> Handler for Notify<H> {
 
     fn on_close(&mut self, reason: CloseReason) {
         self.inner.on_close(reason);
-        let peer = self.peer.expect("on_close without on_open");
+        let peer = self.peer.take().expect("on_close without on_open");
         let _ = self.tx.send(Event::Close { peer, reason });
     }
 }
@@ -423,7 +420,7 @@ impl Events {
     }
 
     /// The next event, which must be an `on_open`; returns the peer.
-    pub fn expect_open(&self) -> Result<SocketAddr, Box<dyn Error>> {
+    pub fn expect_open(&self) -> Result<Addr, Box<dyn Error>> {
         match self.next()? {
             Event::Open { peer } => Ok(peer),
             other => Err(format!("expected on_open, got {other:?}").into()),
@@ -431,7 +428,7 @@ impl Events {
     }
 
     /// The next event, which must be an `on_close`; returns peer and reason.
-    pub fn expect_close(&self) -> Result<(SocketAddr, CloseReason), Box<dyn Error>> {
+    pub fn expect_close(&self) -> Result<(Addr, CloseReason), Box<dyn Error>> {
         match self.next()? {
             Event::Close { peer, reason } => Ok((peer, reason)),
             other => Err(format!("expected on_close, got {other:?}").into()),
@@ -440,7 +437,7 @@ impl Events {
 
     /// The next `n` `on_close` events, skipping `on_open` ones, all within
     /// [`TIMEOUT`] in total.
-    pub fn closes(&self, n: usize) -> Result<Vec<(SocketAddr, CloseReason)>, Box<dyn Error>> {
+    pub fn closes(&self, n: usize) -> Result<Vec<(Addr, CloseReason)>, Box<dyn Error>> {
         let deadline = Instant::now() + TIMEOUT;
         let mut closes = Vec::with_capacity(n);
         while closes.len() < n {
@@ -462,4 +459,27 @@ impl Events {
     pub fn try_next(&self) -> Option<Event> {
         self.rx.try_recv().ok()
     }
+}
+
+/// A fresh temporary directory for socket files, removed when dropped.
+pub fn temp_dir() -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("netecho-test-").tempdir()
+}
+
+/// Connects to a Unix socket with read and write timeouts of [`TIMEOUT`].
+#[cfg(unix)]
+pub fn connect_unix(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixStream> {
+    let stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Writes `msg` and reads back exactly as many bytes, which must be `msg`,
+/// on any stream.
+pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result<()> {
+    stream.write_all(msg)?;
+    let mut back = vec![0; msg.len()];
+    stream.read_exact(&mut back)?;
+    check_same(msg, &back)
 }

@@ -8,15 +8,14 @@
 
 use std::any::Any;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::builder::Config;
-use crate::conn::{Conn, TimerRequest};
+use crate::config::Config;
+use crate::context::{Conn, Endpoints, TimerRequest};
+use crate::handle::{Command, ConnState};
 use crate::handler::{CloseReason, Handler};
-use crate::push::{Command, ConnState};
 use crate::stats::{Counters, bump};
 
 /// Reads done for one readiness event before the connection yields to others.
@@ -27,16 +26,28 @@ const READ_BUDGET: usize = 16;
 /// the kernel reset the connection while the peer still reads our output.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A byte stream the connection reads and writes, non-blocking.
+/// A deadline [`Connection::on_timer`] handles.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// The end of a graceful close's drain, closing for this reason.
+    Drain(CloseReason),
+    Write,
+    Timer,
+    Idle,
+}
+
+/// A byte stream the connection reads and writes, non-blocking: the one door
+/// between the state machine and a transport.
+///
+/// The transports implement it (TCP, Unix sockets; the test kit's in-memory
+/// peer). A transport with a protocol of its own (TLS) implements it over the
+/// stream it wraps, and shows the handler only plaintext.
 pub(crate) trait Stream: Read + Write {
     /// Shuts down the write side (sends FIN).
     fn shutdown_write(&mut self) -> io::Result<()>;
-}
 
-impl Stream for mio::net::TcpStream {
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
+    /// Makes the coming close a reset (RST) that drops unsent data.
+    fn abort(&mut self) -> io::Result<()>;
 }
 
 /// What the driver does next with a connection.
@@ -78,8 +89,7 @@ pub(crate) struct Connection<S> {
     state: Option<Arc<ConnState>>,
     user_timer: Option<Instant>,
     pending: Vec<u8>,
-    peer: SocketAddr,
-    local: SocketAddr,
+    endpoints: Endpoints,
     last_read: Instant,
     stalled_since: Option<Instant>,
     drain_deadline: Option<Instant>,
@@ -100,8 +110,7 @@ pub(crate) struct Connection<S> {
 impl<S: Stream> Connection<S> {
     pub(crate) fn new(
         stream: S,
-        peer: SocketAddr,
-        local: SocketAddr,
+        endpoints: Endpoints,
         handler: Box<dyn Handler>,
         now: Instant,
         key: usize,
@@ -115,8 +124,7 @@ impl<S: Stream> Connection<S> {
             state: None,
             user_timer: None,
             pending: Vec::new(),
-            peer,
-            local,
+            endpoints,
             last_read: now,
             stalled_since: None,
             drain_deadline: None,
@@ -161,8 +169,8 @@ impl<S: Stream> Connection<S> {
         }
     }
 
-    pub(crate) fn peer_addr(&self) -> SocketAddr {
-        self.peer
+    pub(crate) fn peer_addr(&self) -> &crate::addr::Addr {
+        &self.endpoints.peer
     }
 
     /// Bytes waiting for the socket.
@@ -200,7 +208,7 @@ impl<S: Stream> Connection<S> {
             };
             bump(&io.counters.bytes_read, n as u64);
             self.last_read = io.now;
-            log::trace!("read {n} bytes from {}", self.peer);
+            log::trace!("read {n} bytes from {}", self.endpoints.peer);
             let data = &io.buf[..n];
             let step = self.callback_with(io.conn, io.now, io.config, io.counters, |h, c| {
                 h.on_data(c, data)
@@ -213,6 +221,10 @@ impl<S: Stream> Connection<S> {
             }
             if step != Step::Open || self.closing.is_some() {
                 return step;
+            }
+            if self.user_paused {
+                // The handler paused reading in `on_data`: stop here.
+                return Step::Open;
             }
             if self.pending.len() > io.config.write_buffer_limit {
                 self.read_paused = true;
@@ -334,64 +346,102 @@ impl<S: Stream> Connection<S> {
 
     /// The earliest time [`on_timer`](Self::on_timer) has something to do.
     pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
-        let mut at = self.drain_deadline;
-        let mut earliest = |t: Option<Instant>| {
-            if let Some(t) = t {
-                at = Some(at.map_or(t, |a| a.min(t)));
-            }
-        };
-        if self.closing.is_none() {
-            earliest(self.user_timer);
-        }
-        if let (Some(since), Some(timeout)) = (self.stalled_since, config.write_timeout) {
-            earliest(since.checked_add(timeout));
-        }
-        if let Some(timeout) = config.idle_timeout {
-            if self.idle_applies() {
-                earliest(self.last_read.checked_add(timeout));
-            }
-        }
-        at
+        [
+            self.drain_deadline(),
+            self.write_deadline(config),
+            self.timer_deadline(),
+            self.idle_deadline(config),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// A deadline may have passed: drain, write and idle timeouts.
+    /// Handles every deadline that has passed at `io.now`, in deadline order
+    /// (on a tie: the end of the drain, the write timeout, the handler's
+    /// timer, the idle timeout), each at most once per call.
+    ///
+    /// So a driver that calls this late sees the same callbacks in the same
+    /// order as one that calls it at each deadline (the test kit), and a
+    /// handler that sets a zero timer in `on_timer` gets one call per call of
+    /// this, not an endless loop. A deadline set by a callback here that is
+    /// already due stays due: [`deadline`](Self::deadline) returns it.
     pub(crate) fn on_timer(&mut self, io: &mut Io<'_>) -> Step {
         let now = io.now;
-        if let (Some(deadline), Some(reason)) = (self.drain_deadline, self.closing) {
-            if now >= deadline {
-                return Step::Close(reason);
-            }
-        }
-        if let (Some(since), Some(timeout)) = (self.stalled_since, io.config.write_timeout) {
-            if now.saturating_duration_since(since) >= timeout {
-                bump(&io.counters.write_timeouts, 1);
-                return Step::Close(CloseReason::WriteTimeout);
-            }
-        }
-        if let Some(at) = self.user_timer {
-            if now >= at && self.closing.is_none() {
-                self.user_timer = None;
-                let step = self.callback(io, |h, c| h.on_timer(c));
-                if step != Step::Open {
-                    return step;
+        let due = |at: Option<Instant>| at.filter(|&at| at <= now);
+        let mut timer_done = false;
+        let mut idle_done = false;
+        loop {
+            let candidates = [
+                self.closing
+                    .zip(due(self.drain_deadline()))
+                    .map(|(reason, at)| (at, Due::Drain(reason))),
+                due(self.write_deadline(io.config)).map(|at| (at, Due::Write)),
+                due(self.timer_deadline())
+                    .filter(|_| !timer_done)
+                    .map(|at| (at, Due::Timer)),
+                due(self.idle_deadline(io.config))
+                    .filter(|_| !idle_done)
+                    .map(|at| (at, Due::Idle)),
+            ];
+            // The first of the earliest: ties go in the order above.
+            let next = candidates.into_iter().flatten().min_by_key(|&(at, _)| at);
+            let Some((_, what)) = next else {
+                return Step::Open;
+            };
+            let step = match what {
+                Due::Drain(reason) => return Step::Close(reason),
+                Due::Write => {
+                    bump(&io.counters.write_timeouts, 1);
+                    return Step::Close(CloseReason::WriteTimeout);
                 }
-            }
-        }
-        if let Some(timeout) = io.config.idle_timeout {
-            if self.idle_applies() && now.saturating_duration_since(self.last_read) >= timeout {
-                bump(&io.counters.idle_timeouts, 1);
-                self.last_read = now;
-                let step = self.callback(io, |h, c| h.on_idle_timeout(c));
-                if self.closing == Some(CloseReason::Handler) {
-                    self.closing = Some(CloseReason::IdleTimeout);
+                Due::Timer => {
+                    timer_done = true;
+                    self.user_timer = None;
+                    self.callback(io, |h, c| h.on_timer(c))
                 }
-                return match step {
-                    Step::Close(CloseReason::Handler) => Step::Close(CloseReason::IdleTimeout),
-                    step => step,
-                };
+                Due::Idle => {
+                    idle_done = true;
+                    bump(&io.counters.idle_timeouts, 1);
+                    self.last_read = now;
+                    let step = self.callback(io, |h, c| h.on_idle_timeout(c));
+                    if self.closing == Some(CloseReason::Handler) {
+                        self.closing = Some(CloseReason::IdleTimeout);
+                    }
+                    match step {
+                        Step::Close(CloseReason::Handler) => Step::Close(CloseReason::IdleTimeout),
+                        step => step,
+                    }
+                }
+            };
+            if step != Step::Open {
+                return step;
             }
         }
-        Step::Open
+    }
+
+    /// When a graceful close stops draining the peer's input and closes.
+    fn drain_deadline(&self) -> Option<Instant> {
+        self.drain_deadline.filter(|_| self.closing.is_some())
+    }
+
+    /// When output the socket refused for this long times out.
+    fn write_deadline(&self, config: &Config) -> Option<Instant> {
+        self.stalled_since?.checked_add(config.write_timeout?)
+    }
+
+    /// When the handler's timer expires.
+    fn timer_deadline(&self) -> Option<Instant> {
+        self.user_timer.filter(|_| self.closing.is_none())
+    }
+
+    /// When a peer that sent nothing for this long is idle.
+    fn idle_deadline(&self, config: &Config) -> Option<Instant> {
+        if self.idle_applies() {
+            self.last_read.checked_add(config.idle_timeout?)
+        } else {
+            None
+        }
     }
 
     /// The connection is removed: tells the handler, then closes the socket.
@@ -401,7 +451,7 @@ impl<S: Stream> Connection<S> {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked in on_close: {}",
-                self.peer,
+                self.endpoints.peer,
                 panic_message(&*panic).escape_debug()
             );
         }
@@ -427,8 +477,8 @@ impl<S: Stream> Connection<S> {
     ) -> Step {
         let write_closed = self.fin_wanted || self.closing.is_some();
         conn.reset(
-            self.peer,
-            self.local,
+            now,
+            &mut self.endpoints,
             self.key,
             self.id,
             self.pending.len(),
@@ -437,15 +487,18 @@ impl<S: Stream> Connection<S> {
         );
         let handler = &mut *self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| f(handler, conn)));
-        self.state = conn.finish();
+        self.state = conn.finish(&mut self.endpoints);
         if let Err(panic) = result {
             bump(&counters.handler_panics, 1);
             log::warn!(
                 "handler for {} panicked, closing its connection: {}",
-                self.peer,
+                self.endpoints.peer,
                 panic_message(&*panic).escape_debug()
             );
             return Step::Panicked;
+        }
+        if conn.wants_abort() {
+            return self.abort();
         }
         if !conn.output().is_empty() {
             if let Err(e) = self.send(conn.output(), now, counters) {
@@ -557,6 +610,16 @@ impl<S: Stream> Connection<S> {
         }
         self.more_to_read = true;
         Step::Yield
+    }
+
+    /// The handler aborted: drop the output, make the close a reset.
+    fn abort(&mut self) -> Step {
+        self.pending = Vec::new();
+        self.stalled_since = None;
+        if let Err(e) = self.stream.abort() {
+            log::debug!("failed to set SO_LINGER 0 on {}: {e}", self.endpoints.peer);
+        }
+        Step::Close(CloseReason::Aborted)
     }
 
     /// Writes `data` after what is pending; keeps what the socket refuses.

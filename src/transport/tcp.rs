@@ -1,33 +1,38 @@
-//! Socket creation: the one place that sets socket options, all through socket2.
+//! TCP: creating a listening socket with its options (all through socket2)
+//! and the per-connection options of accepted sockets.
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
-use crate::builder::Config;
+use crate::config::TcpOptions;
 use crate::error::{Error, Result};
 
-/// Creates the listening socket for `config`: `socket`, the options,
-/// `bind`, `listen`, non-blocking.
-pub(crate) fn listen(config: &Config) -> Result<TcpListener> {
-    let addr = config.addr;
-    let bind_err = |source: io::Error| Error::Bind { addr, source };
-    let socket = configured_socket(config)?;
+/// Creates the listening socket for `addr` with `config`: `socket`, the
+/// options, `bind`, `listen`, non-blocking.
+pub(crate) fn listen(addr: SocketAddr, config: &TcpOptions) -> Result<TcpListener> {
+    let bind_err = |source: io::Error| Error::Bind {
+        addr: addr.into(),
+        source,
+    };
+    let socket = configured_socket(addr, config)?;
     socket.bind(&addr.into()).map_err(bind_err)?;
     socket.listen(config.backlog).map_err(bind_err)?;
     Ok(socket.into())
 }
 
-/// Creates a socket for `config.addr` and sets every option on it, before
-/// `bind` (where `SO_REUSEADDR`, `SO_REUSEPORT` and `IPV6_V6ONLY` must be).
-fn configured_socket(config: &Config) -> Result<Socket> {
-    let addr = config.addr;
-    let bind_err = |source: io::Error| Error::Bind { addr, source };
+/// Creates a socket for `addr` and sets every option on it, before `bind`
+/// (where `SO_REUSEADDR`, `SO_REUSEPORT` and `IPV6_V6ONLY` must be).
+fn configured_socket(addr: SocketAddr, config: &TcpOptions) -> Result<Socket> {
+    let bind_err = |source: io::Error| Error::Bind {
+        addr: addr.into(),
+        source,
+    };
     let option_err = |option: &'static str| {
         move |source: io::Error| Error::SocketOption {
             option,
-            addr,
+            addr: addr.into(),
             source,
         }
     };
@@ -77,8 +82,8 @@ fn configured_socket(config: &Config) -> Result<Socket> {
 /// Sets the per-connection options on an accepted socket (`TCP_NODELAY`).
 /// Options set on the listener (keepalive, buffer sizes) are inherited; on
 /// Linux `TCP_NODELAY` is too, which saves a `setsockopt` per connection.
-pub(crate) fn configure_accepted(stream: &mio::net::TcpStream, config: &Config) -> io::Result<()> {
-    if config.nodelay && !cfg!(target_os = "linux") {
+pub(crate) fn configure_accepted(stream: &mio::net::TcpStream, nodelay: bool) -> io::Result<()> {
+    if nodelay && !cfg!(target_os = "linux") {
         SockRef::from(stream).set_tcp_nodelay(true)?;
     }
     Ok(())
@@ -87,8 +92,7 @@ pub(crate) fn configure_accepted(stream: &mio::net::TcpStream, config: &Config) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TcpServer;
-    use std::net::{Ipv6Addr, SocketAddr};
+    use std::net::{Ipv4Addr, Ipv6Addr};
     use std::time::Duration;
 
     /// Skips the calling test, visibly; on CI (`CI` set), where every test
@@ -103,22 +107,20 @@ mod tests {
         Ok(())
     }
 
-    fn config(builder: crate::TcpServerBuilder) -> Config {
-        builder.port(0).config().expect("valid config")
-    }
+    const LOCAL_V4: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
     #[test]
     fn listener_options_read_back() -> io::Result<()> {
-        let cfg = config(
-            TcpServer::builder()
-                .reuse_address(true)
-                .reuse_port(true)
-                .nodelay(true)
-                .keepalive(Duration::from_secs(42))
-                .recv_buffer_size(64 * 1024)
-                .send_buffer_size(96 * 1024),
-        );
-        let listener = listen(&cfg).map_err(io::Error::other)?;
+        let cfg = TcpOptions {
+            reuse_address: true,
+            reuse_port: true,
+            nodelay: true,
+            keepalive: Some(Duration::from_secs(42)),
+            recv_buffer_size: Some(64 * 1024),
+            send_buffer_size: Some(96 * 1024),
+            ..TcpOptions::default()
+        };
+        let listener = listen(LOCAL_V4, &cfg).map_err(io::Error::other)?;
         let sock = SockRef::from(&listener);
         assert!(sock.reuse_address()?);
         assert!(sock.reuse_port()?);
@@ -134,13 +136,13 @@ mod tests {
 
     #[test]
     fn listener_options_off_read_back() -> io::Result<()> {
-        let cfg = config(
-            TcpServer::builder()
-                .reuse_address(false)
-                .reuse_port(false)
-                .nodelay(false),
-        );
-        let listener = listen(&cfg).map_err(io::Error::other)?;
+        let cfg = TcpOptions {
+            reuse_address: false,
+            reuse_port: false,
+            nodelay: false,
+            ..TcpOptions::default()
+        };
+        let listener = listen(LOCAL_V4, &cfg).map_err(io::Error::other)?;
         let sock = SockRef::from(&listener);
         assert!(!sock.reuse_address()?);
         assert!(!sock.reuse_port()?);
@@ -154,9 +156,11 @@ mod tests {
         // The backlog cannot be read back portably; on Linux /proc/net/tcp
         // does not show it either, so check that a small one is accepted and a
         // listener results.
-        let cfg = config(TcpServer::builder().backlog(7));
-        assert_eq!(cfg.backlog, 7);
-        let listener = listen(&cfg).map_err(io::Error::other)?;
+        let cfg = TcpOptions {
+            backlog: 7,
+            ..TcpOptions::default()
+        };
+        let listener = listen(LOCAL_V4, &cfg).map_err(io::Error::other)?;
         assert!(SockRef::from(&listener).is_listener()?);
         Ok(())
     }
@@ -164,14 +168,14 @@ mod tests {
     #[test]
     fn only_v6_reads_back() -> io::Result<()> {
         for only in [true, false] {
-            let cfg = config(
-                TcpServer::builder()
-                    .addr(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0))
-                    .only_v6(only),
-            );
+            let cfg = TcpOptions {
+                only_v6: Some(only),
+                ..TcpOptions::default()
+            };
             // Read back before bind: Linux forces IPV6_V6ONLY on when a
             // socket binds a specific IPv6 address such as ::1.
-            let socket = match configured_socket(&cfg) {
+            let addr = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0);
+            let socket = match configured_socket(addr, &cfg) {
                 Ok(s) => s,
                 // No IPv6 at all on this machine: nothing to check. Any
                 // other error is a failure.
@@ -187,30 +191,29 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn accepted_socket_gets_nodelay() -> io::Result<()> {
-        let cfg = config(TcpServer::builder().nodelay(true));
-        let listener = listen(&cfg).map_err(io::Error::other)?;
-        let addr = listener.local_addr()?;
-        let _client = std::net::TcpStream::connect(addr)?;
+    fn accept_one(nodelay: bool) -> io::Result<bool> {
+        let cfg = TcpOptions {
+            nodelay,
+            ..TcpOptions::default()
+        };
+        let listener = listen(LOCAL_V4, &cfg).map_err(io::Error::other)?;
+        let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
         listener.set_nonblocking(false)?;
         let (accepted, _) = listener.accept()?;
         let accepted = mio::net::TcpStream::from_std(accepted);
-        configure_accepted(&accepted, &cfg)?;
-        assert!(SockRef::from(&accepted).tcp_nodelay()?);
+        configure_accepted(&accepted, nodelay)?;
+        SockRef::from(&accepted).tcp_nodelay()
+    }
+
+    #[test]
+    fn accepted_socket_gets_nodelay() -> io::Result<()> {
+        assert!(accept_one(true)?);
         Ok(())
     }
 
     #[test]
     fn accepted_socket_without_nodelay_stays_without() -> io::Result<()> {
-        let cfg = config(TcpServer::builder().nodelay(false));
-        let listener = listen(&cfg).map_err(io::Error::other)?;
-        let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
-        listener.set_nonblocking(false)?;
-        let (accepted, _) = listener.accept()?;
-        let accepted = mio::net::TcpStream::from_std(accepted);
-        configure_accepted(&accepted, &cfg)?;
-        assert!(!SockRef::from(&accepted).tcp_nodelay()?);
+        assert!(!accept_one(false)?);
         Ok(())
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! Reads go into one shared 64 KiB buffer and are written straight back; only the part
 //! the socket would not take is copied into the connection's `pending` buffer, and while
-//! anything is pending the connection is not read (backpressure).
+//! anything is pending the connection is not read (backpressure). `TCP_NODELAY` is
+//! inherited from the listener.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+
+use crate::listener;
 
 const LISTENER: Token = Token(usize::MAX);
 
@@ -25,7 +28,9 @@ pub fn run(_workers: usize, announce: &mut dyn FnMut(SocketAddr)) -> Result<(), 
 
 fn serve(announce: &mut dyn FnMut(SocketAddr)) -> io::Result<()> {
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    let std_listener = listener::bind()?;
+    std_listener.set_nonblocking(true)?;
+    let mut listener = TcpListener::from_std(std_listener);
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     announce(listener.local_addr()?);
@@ -74,7 +79,6 @@ fn accept_all(
                 return;
             }
         };
-        let _ = stream.set_nodelay(true);
         let i = free.pop().unwrap_or_else(|| {
             conns.push(None);
             conns.len() - 1

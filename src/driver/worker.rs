@@ -1,74 +1,38 @@
-//! The mio driver: one event loop per worker thread. It owns the sockets, the
-//! poll, the timers and (on worker 0) the listener; connections and handlers
-//! live in [`Connection`], which this file only drives.
+//! One worker: a mio event loop on its own thread. It owns its connections'
+//! sockets, the poll, the timers and (on worker 0) the [`Acceptor`];
+//! connections and handlers live in [`Connection`], which this file only
+//! drives.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::conn::Conn;
-use crate::connection::{Connection, Io, Step, panic_message};
+use crate::context::{Conn, Endpoints};
+use crate::driver::acceptor::Acceptor;
+use crate::driver::{NewConn, Shared, WAKER};
 use crate::error::{Error, Result};
+use crate::handle::{Push, Route};
 use crate::handler::CloseReason;
-use crate::push::{Push, Route};
-use crate::server::Shared;
-use crate::socket;
+use crate::state_machine::{Connection, Io, Step, panic_message};
 use crate::stats::bump;
-
-/// The token of each worker's waker.
-pub(crate) const WAKER: Token = Token(usize::MAX);
-/// The token of the listener, on worker 0.
-pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
+use crate::transport::Stream;
 
 /// The one read buffer of a worker, shared by all its connections.
 const READ_BUFFER: usize = 64 * 1024;
-/// Connections accepted for one readiness event before serving others.
-const ACCEPT_BUDGET: usize = 256;
-/// First pause after running out of descriptors (or memory) on accept.
-const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
-/// Longest pause after running out of descriptors on accept.
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// At most one accept-error warning per this long.
-const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(1);
-
-/// What other threads send a worker.
-pub(crate) enum Msg {
-    /// A connection accepted by worker 0 for this worker to serve.
-    Conn(TcpStream, SocketAddr),
-    /// A command from a connection's handle.
-    Push(Push),
-}
 
 /// A connection and the driver's bookkeeping for it.
 struct Entry {
-    conn: Connection<TcpStream>,
+    conn: Connection<Stream>,
     /// The deadline of this connection's newest entry in the timer heap.
     timer_at: Option<Instant>,
-}
-
-/// Worker 0's listener and the state of accepting.
-struct Acceptor {
-    listener: TcpListener,
-    next_worker: usize,
-    /// Accepting paused after a resource error, until then.
-    paused_until: Option<Instant>,
-    backoff: Duration,
-    /// Accepting paused because `max_connections` are open.
-    at_limit: bool,
-    /// The last accept returned with connections possibly left in the backlog.
-    more: bool,
-    last_warn: Option<Instant>,
-    suppressed: u64,
 }
 
 /// What a worker starts from: `Send`, unlike the worker itself (its
@@ -76,14 +40,15 @@ struct Acceptor {
 pub(crate) struct Seed {
     pub(crate) index: usize,
     pub(crate) poll: Poll,
-    pub(crate) inbox: Receiver<Msg>,
-    pub(crate) listener: Option<TcpListener>,
+    pub(crate) conns: Receiver<NewConn>,
+    pub(crate) pushes: Receiver<Push>,
+    pub(crate) acceptor: Option<Acceptor>,
 }
 
 impl Seed {
     /// Runs the worker's event loop on this thread until the server stops.
     pub(crate) fn run(self, shared: Arc<Shared>) -> Result<()> {
-        let acceptor = self.listener.is_some();
+        let acceptor = self.acceptor.is_some();
         let result = Worker::new(self, Arc::clone(&shared)).run();
         if acceptor && !shared.acceptor_closed.swap(true, AcqRel) {
             // Worker 0 failed before closing the listener in a shutdown: the
@@ -100,12 +65,18 @@ impl Seed {
 pub(crate) struct Worker {
     index: usize,
     poll: Poll,
-    inbox: Receiver<Msg>,
+    conns_rx: Receiver<NewConn>,
+    pushes: Receiver<Push>,
     shared: Arc<Shared>,
     acceptor: Option<Acceptor>,
     conns: Slab<Entry>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// The timer entries [`fire_timers`](Worker::fire_timers) is handling,
+    /// kept for its allocation.
+    due: Vec<(Instant, usize, u64)>,
     more: Vec<(usize, u64)>,
+    /// Which workers to wake after an accept batch (kept to save allocating).
+    wake: Vec<bool>,
     next_id: u64,
     buf: Box<[u8]>,
     scratch: Conn,
@@ -117,34 +88,30 @@ impl Worker {
         let Seed {
             index,
             poll,
-            inbox,
-            listener,
+            conns,
+            pushes,
+            acceptor,
         } = seed;
+        let waker: Arc<dyn crate::handle::Wake> = shared.remotes[index].waker.clone();
         let scratch = Conn::new(
-            shared.local_addr,
             Route {
-                tx: shared.remotes[index].tx.clone(),
-                waker: Some(Arc::clone(&shared.remotes[index].waker)),
+                tx: shared.remotes[index].pushes.clone(),
+                waker: Some(waker),
             },
             shared.config.write_buffer_limit,
+            Instant::now(),
         );
         Worker {
             index,
             poll,
-            inbox,
+            conns_rx: conns,
+            pushes,
+            wake: vec![false; shared.remotes.len()],
             shared,
-            acceptor: listener.map(|listener| Acceptor {
-                listener,
-                next_worker: 0,
-                paused_until: None,
-                backoff: ACCEPT_BACKOFF_MIN,
-                at_limit: false,
-                more: false,
-                last_warn: None,
-                suppressed: 0,
-            }),
+            acceptor,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
+            due: Vec::new(),
             more: Vec::new(),
             next_id: 0,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -171,31 +138,40 @@ impl Worker {
             }
             now = Instant::now();
             for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    LISTENER => self.accept(now),
-                    Token(key) => {
-                        let writable = event.is_writable() || event.is_error();
-                        let hup = event.is_read_closed() || event.is_error();
-                        let readable = event.is_readable() || hup;
-                        self.drive(key, now, |conn, io| {
-                            if hup {
-                                conn.hang_up_announced();
-                            }
-                            let mut step = Step::Open;
-                            if writable {
-                                step = conn.writable(io);
-                            }
-                            if readable && matches!(step, Step::Open | Step::Yield) {
-                                step = conn.readable(io);
-                            }
-                            step
-                        });
+                let token = event.token();
+                if token == WAKER {
+                    continue;
+                }
+                if let Some(acc) = self.acceptor.as_mut() {
+                    if let Some(i) = acc.listener_of(token) {
+                        acc.readable(i);
+                        self.accept(now);
+                        continue;
                     }
                 }
+                let Token(key) = token;
+                let writable = event.is_writable() || event.is_error();
+                let hup = event.is_read_closed() || event.is_error();
+                let readable = event.is_readable() || hup;
+                self.drive(key, now, |conn, io| {
+                    if hup {
+                        conn.hang_up_announced();
+                    }
+                    let mut step = Step::Open;
+                    if writable {
+                        step = conn.writable(io);
+                    }
+                    if readable && matches!(step, Step::Open | Step::Yield) {
+                        step = conn.readable(io);
+                    }
+                    step
+                });
             }
-            while let Ok(msg) = self.inbox.try_recv() {
-                self.receive(msg, now);
+            while let Ok(conn) = self.conns_rx.try_recv() {
+                self.register(conn, now);
+            }
+            while let Ok(push) = self.pushes.try_recv() {
+                self.receive(push, now);
             }
             if self.shutdown_deadline.is_none() && self.shared.shutdown.load(Acquire) {
                 self.begin_shutdown(now);
@@ -212,10 +188,10 @@ impl Worker {
                     self.force_close_all();
                 }
                 if self.conns.is_empty() && self.shared.acceptor_closed.load(Acquire) {
-                    // The acceptor closed after its last send: anything still
-                    // in the inbox is here now.
-                    match self.inbox.try_recv() {
-                        Ok(msg) => self.receive(msg, now),
+                    // The acceptor closed after its last send: any connection
+                    // still in the inbox is here now.
+                    match self.conns_rx.try_recv() {
+                        Ok(conn) => self.register(conn, now),
                         Err(_) => return Ok(()),
                     }
                 }
@@ -223,19 +199,15 @@ impl Worker {
         }
     }
 
-    fn receive(&mut self, msg: Msg, now: Instant) {
-        match msg {
-            Msg::Conn(stream, peer) => self.register(stream, peer, now),
-            Msg::Push(Push { key, id, command }) => {
-                if self.conns.get(key).is_some_and(|e| e.conn.id() == id) {
-                    self.drive(key, now, |conn, io| conn.command(command, io));
-                }
-            }
+    fn receive(&mut self, push: Push, now: Instant) {
+        let Push { key, id, command } = push;
+        if self.conns.get(key).is_some_and(|e| e.conn.id() == id) {
+            self.drive(key, now, |conn, io| conn.command(command, io));
         }
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.more.is_empty() || self.acceptor.as_ref().is_some_and(|a| a.more) {
+        if !self.more.is_empty() || self.acceptor.as_ref().is_some_and(Acceptor::wants_to_run) {
             return Some(Duration::ZERO);
         }
         let mut at = self.shutdown_deadline;
@@ -245,7 +217,7 @@ impl Worker {
             }
         };
         earliest(self.timers.peek().map(|Reverse((t, _, _))| *t));
-        earliest(self.acceptor.as_ref().and_then(|a| a.paused_until));
+        earliest(self.acceptor.as_ref().and_then(Acceptor::paused_until));
         at.map(|t| t.saturating_duration_since(now))
     }
 
@@ -255,7 +227,7 @@ impl Worker {
         &mut self,
         key: usize,
         now: Instant,
-        f: impl FnOnce(&mut Connection<TcpStream>, &mut Io<'_>) -> Step,
+        f: impl FnOnce(&mut Connection<Stream>, &mut Io<'_>) -> Step,
     ) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
@@ -301,12 +273,22 @@ impl Worker {
         }
     }
 
+    /// Runs `on_timer` for the connections whose deadline has passed.
+    ///
+    /// Only the entries due when it starts: a deadline that a callback sets
+    /// already due (a zero timer set in `on_timer`) waits for the next turn
+    /// of the loop, after the other connections' events, instead of looping
+    /// here for ever.
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(&Reverse((at, key, id))) = self.timers.peek() {
-            if at > now {
+        let mut due = std::mem::take(&mut self.due);
+        while let Some(&Reverse(entry)) = self.timers.peek() {
+            if entry.0 > now {
                 break;
             }
             self.timers.pop();
+            due.push(entry);
+        }
+        for (at, key, id) in due.drain(..) {
             let Some(entry) = self.conns.get_mut(key) else {
                 continue;
             };
@@ -316,6 +298,7 @@ impl Worker {
             entry.timer_at = None;
             self.drive(key, now, |conn, io| conn.on_timer(io));
         }
+        self.due = due;
     }
 
     /// Removes a connection; tells its handler unless it panicked.
@@ -355,132 +338,74 @@ impl Worker {
         }
     }
 
+    /// Accepts what the ready listeners have, registering the connections
+    /// for this worker and sending the others theirs.
     fn accept(&mut self, now: Instant) {
-        let Some(acc) = self.acceptor.as_mut() else {
+        let Some(mut acc) = self.acceptor.take() else {
             return;
         };
-        acc.more = false;
-        if acc.paused_until.is_some() || acc.at_limit {
-            return;
-        }
         let shared = Arc::clone(&self.shared);
-        let counters = &shared.counters[self.index];
-        let workers = shared.remotes.len();
-        let mut wake = vec![false; workers];
-        let mut budget_spent = true;
-        for _ in 0..ACCEPT_BUDGET {
-            let Some(acc) = self.acceptor.as_mut() else {
-                return;
-            };
-            if shared.active.load(Acquire) >= shared.config.max_connections {
-                acc.at_limit = true;
-                bump(&counters.deferred_at_limit, 1);
-                log::debug!(
-                    "{} connections open, the limit: accepting paused",
-                    shared.config.max_connections
-                );
-                budget_spent = false;
-                break;
-            }
-            match acc.listener.accept() {
-                Ok((stream, peer)) => {
-                    acc.backoff = ACCEPT_BACKOFF_MIN;
-                    shared.active.fetch_add(1, AcqRel);
-                    bump(&counters.accepted, 1);
-                    let target = acc.next_worker;
-                    acc.next_worker = (target + 1) % workers;
-                    if target == self.index {
-                        self.register(stream, peer, now);
-                    } else {
-                        match shared.remotes[target].tx.send(Msg::Conn(stream, peer)) {
-                            Ok(()) => wake[target] = true,
-                            // The worker is gone (it only leaves at shutdown).
-                            Err(_) => {
-                                bump(&counters.closed, 1);
-                                self.release_slot();
-                            }
-                        }
-                    }
+        let mut wake = std::mem::take(&mut self.wake);
+        let mut released = 0;
+        acc.accept(
+            now,
+            &shared,
+            self.index,
+            |target, conn| {
+                if target == self.index {
+                    self.register(conn, now);
+                    true
+                } else if shared.remotes[target].conns.send(conn).is_ok() {
+                    wake[target] = true;
+                    true
+                } else {
+                    // The worker is gone (it only leaves at shutdown).
+                    false
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    budget_spent = false;
-                    break;
-                }
-                Err(e) if is_transient_accept_error(&e) => {
-                    bump(&counters.accept_errors, 1);
-                    log::debug!("accept failed for one connection: {e}");
-                }
-                Err(e) => {
-                    bump(&counters.accept_errors, 1);
-                    acc.paused_until = Some(now + acc.backoff);
-                    let pause = acc.backoff;
-                    acc.backoff = (acc.backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                    if acc
-                        .last_warn
-                        .is_none_or(|t| now.duration_since(t) >= ACCEPT_WARN_EVERY)
-                    {
-                        log::warn!(
-                            "accept failed on {}: {e}; pausing accepts for {pause:?} ({} more like it not logged)",
-                            shared.local_addr,
-                            acc.suppressed
-                        );
-                        acc.last_warn = Some(now);
-                        acc.suppressed = 0;
-                    } else {
-                        acc.suppressed += 1;
-                    }
-                    budget_spent = false;
-                    break;
+            },
+            || released += 1,
+        );
+        self.acceptor = Some(acc);
+        for _ in 0..released {
+            self.release_slot();
+        }
+        for (target, w) in wake.iter_mut().enumerate() {
+            if std::mem::take(w) {
+                if let Err(e) = shared.remotes[target].waker.wake() {
+                    log::warn!("failed to wake worker {target}: {e}");
                 }
             }
         }
-        if let Some(acc) = self.acceptor.as_mut() {
-            acc.more = budget_spent;
-        }
-        for (target, _) in wake.iter().enumerate().filter(|(_, w)| **w) {
-            if let Err(e) = shared.remotes[target].waker.wake() {
-                log::warn!("failed to wake worker {target}: {e}");
-            }
-        }
+        self.wake = wake;
     }
 
-    /// Accepts again once a back-off has passed or a slot has freed up. The
-    /// listener is edge-triggered, so connections left in the backlog raise no
-    /// new event: accept now.
+    /// Accepts again once a back-off has passed or a slot has freed up, or
+    /// when a listener's budget ran out with connections left: listeners are
+    /// edge-triggered, so connections left in a backlog raise no new event.
     fn resume_accepting(&mut self, now: Instant) {
-        let max = self.shared.config.max_connections;
-        let active = self.shared.active.load(Acquire);
-        let Some(acc) = self.acceptor.as_mut() else {
-            return;
-        };
-        let mut go = acc.more;
-        if acc.paused_until.is_some_and(|t| now >= t) {
-            acc.paused_until = None;
-            go = true;
-        }
-        if acc.at_limit && active < max {
-            acc.at_limit = false;
-            log::debug!("below the connection limit again: accepting");
-            go = true;
-        }
-        if go {
+        let shared = Arc::clone(&self.shared);
+        if self
+            .acceptor
+            .as_mut()
+            .is_some_and(|acc| acc.resume(now, &shared))
+        {
             self.accept(now);
         }
     }
 
-    /// Takes a new connection: options, registration, handler, `on_open`.
-    fn register(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+    /// Takes a new connection: registration, handler, `on_open`.
+    fn register(&mut self, new: NewConn, now: Instant) {
+        let NewConn { accepted, listener } = new;
+        let mut stream = accepted.stream;
+        let peer = accepted.peer;
         let shared = Arc::clone(&self.shared);
         let counters = &shared.counters[self.index];
-        if let Err(e) = socket::configure_accepted(&stream, &shared.config) {
-            log::debug!("failed to set options on the connection from {peer}: {e}");
-        }
-        let local = if shared.local_addr.ip().is_unspecified() {
-            stream.local_addr().unwrap_or(shared.local_addr)
-        } else {
-            shared.local_addr
+        let Some(factory) = shared.factories.get(listener) else {
+            bump(&counters.closed, 1);
+            self.release_slot();
+            return;
         };
-        let handler = match catch_unwind(AssertUnwindSafe(|| (shared.factory)())) {
+        let handler = match catch_unwind(AssertUnwindSafe(|| factory())) {
             Ok(handler) => handler,
             Err(panic) => {
                 bump(&counters.handler_panics, 1);
@@ -508,11 +433,21 @@ impl Worker {
         }
         let id = self.next_id;
         self.next_id += 1;
+        log::debug!(
+            "connection from {peer} to {} opened on worker {}",
+            accepted.local,
+            self.index
+        );
+        let endpoints = Endpoints {
+            peer,
+            local: accepted.local,
+            listener,
+            peer_cred: accepted.peer_cred,
+        };
         slot.insert(Entry {
-            conn: Connection::new(stream, peer, local, handler, now, key, id),
+            conn: Connection::new(stream, endpoints, handler, now, key, id),
             timer_at: None,
         });
-        log::debug!("connection from {peer} opened on worker {}", self.index);
         let shutting_down = self.shutdown_deadline.is_some();
         self.drive(key, now, |conn, io| match conn.open(io) {
             Step::Open if shutting_down => conn.shutdown(io),
@@ -524,12 +459,11 @@ impl Worker {
     /// gracefully, with the shutdown timeout as the deadline.
     fn begin_shutdown(&mut self, now: Instant) {
         self.shutdown_deadline = Some(now + self.shared.config.shutdown_timeout);
-        if let Some(mut acc) = self.acceptor.take() {
-            if let Err(e) = self.poll.registry().deregister(&mut acc.listener) {
-                log::debug!("failed to deregister the listener: {e}");
-            }
-            drop(acc);
-            log::info!("stopped accepting on {}", self.shared.local_addr);
+        if let Some(acc) = self.acceptor.take() {
+            let shared = Arc::clone(&self.shared);
+            let addrs = acc.describe(&shared).to_string();
+            acc.close(self.poll.registry());
+            log::info!("stopped accepting on {addrs}");
             self.shared.acceptor_closed.store(true, Release);
             for (i, remote) in self.shared.remotes.iter().enumerate() {
                 if i != self.index {
@@ -557,21 +491,4 @@ impl Worker {
             self.close(key, Some(CloseReason::ShutdownTimeout));
         }
     }
-}
-
-/// Accept errors that concern one connection only: skip it and go on.
-/// Linux's accept(2) says to treat these like `EAGAIN` and retry.
-fn is_transient_accept_error(e: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    const EPROTO: i32 = 71;
-    matches!(
-        e.kind(),
-        ConnectionAborted
-            | ConnectionReset
-            | Interrupted
-            | PermissionDenied
-            | HostUnreachable
-            | NetworkUnreachable
-            | NetworkDown
-    ) || (cfg!(target_os = "linux") && e.raw_os_error() == Some(EPROTO))
 }

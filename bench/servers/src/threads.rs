@@ -1,15 +1,17 @@
 //! Baseline: a blocking accept loop and one OS thread per connection.
 //!
 //! The design of the original Elixir-comparison blog post: blocking `read` into a 4 KiB
-//! buffer, then `write_all`, `TCP_NODELAY` on.
+//! buffer, then `write_all`; `TCP_NODELAY` inherited from the listener.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use crate::listener;
+
 pub fn run(_workers: usize, announce: &mut dyn FnMut(SocketAddr)) -> Result<(), String> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("bind: {e}"))?;
+    let listener = listener::bind().map_err(|e| format!("bind: {e}"))?;
     announce(listener.local_addr().map_err(|e| e.to_string())?);
     loop {
         let stream = match listener.accept() {
@@ -20,7 +22,6 @@ pub fn run(_workers: usize, announce: &mut dyn FnMut(SocketAddr)) -> Result<(), 
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
         if let Err(e) = thread::Builder::new().spawn(move || echo(stream)) {
             eprintln!("threads echo: cannot spawn a thread: {e}");
         }

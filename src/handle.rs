@@ -6,8 +6,6 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc::Sender;
 
-use mio::Waker;
-
 /// What other threads send a worker about one of its connections.
 pub(crate) enum Command {
     /// Bytes to write, after what the connection already has pending.
@@ -26,12 +24,21 @@ pub(crate) struct Push {
     pub(crate) command: Command,
 }
 
+/// Wakes the thread that owns a connection, so it reads its [`Push`]es.
+///
+/// Defined here, implemented by the driver: a handle calls up into the
+/// driver through it without naming any type of the driver.
+pub(crate) trait Wake: Send + Sync {
+    /// Wakes the owner; an error means it is gone.
+    fn wake(&self) -> std::io::Result<()>;
+}
+
 /// How to reach the worker that owns a connection.
 #[derive(Clone)]
 pub(crate) struct Route {
-    pub(crate) tx: Sender<crate::worker::Msg>,
+    pub(crate) tx: Sender<Push>,
     /// `None` in the test kit, which applies pushes when asked.
-    pub(crate) waker: Option<Arc<Waker>>,
+    pub(crate) waker: Option<Arc<dyn Wake>>,
 }
 
 impl fmt::Debug for Route {
@@ -103,8 +110,11 @@ pub enum PushError {
 /// It respects the same backpressure as the handler's own writes: while the
 /// connection holds [`write_buffer_limit`](crate::TcpServerBuilder::write_buffer_limit)
 /// bytes the peer has not read, [`write`](ConnHandle::write) returns
-/// [`PushError::Full`] instead of growing memory. Concurrent writers may
-/// overshoot the limit by at most one message each.
+/// [`PushError::Full`]. A message is never split or refused for its size
+/// alone: one written while nothing is held is taken whatever its length, so
+/// a connection holds at most the limit plus one message per concurrent
+/// writer. Keep messages small, or send a large body in pieces (from
+/// [`Handler::on_drain`](crate::Handler::on_drain), say).
 ///
 /// `Ok` means queued, not delivered: a connection that closes before the
 /// worker gets to the bytes drops them, as a socket would.
@@ -229,10 +239,7 @@ impl ConnHandle {
             id: self.id,
             command,
         };
-        self.route
-            .tx
-            .send(crate::worker::Msg::Push(push))
-            .map_err(|_| PushError::Closed)?;
+        self.route.tx.send(push).map_err(|_| PushError::Closed)?;
         if let Some(waker) = &self.route.waker {
             // The worker is gone only after shutdown, and then the connection
             // is closed: the message is dropped with it.

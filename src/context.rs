@@ -1,0 +1,414 @@
+//! [`Conn`]: what a handler sees of its connection.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::addr::{Addr, PeerCred};
+use crate::handle::{ConnHandle, ConnState, Route};
+
+/// Who and where a connection is: its addresses, its listener, and the
+/// peer's credentials (Unix sockets). The state machine owns one per
+/// connection and lends it to the context for a callback (a swap, so no
+/// reference count is touched per message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoints {
+    pub(crate) peer: Addr,
+    pub(crate) local: Addr,
+    pub(crate) listener: usize,
+    pub(crate) peer_cred: Option<PeerCred>,
+}
+
+impl Endpoints {
+    /// Placeholder endpoints for a context between callbacks.
+    pub(crate) fn none() -> Self {
+        Endpoints {
+            peer: Addr::Tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            local: Addr::Tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            listener: 0,
+            peer_cred: None,
+        }
+    }
+}
+
+/// What the handler asked of the connection's timer in one callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerRequest {
+    Keep,
+    Set(Duration),
+    Cancel,
+}
+
+/// The context a [`Handler`](crate::Handler) callback gets: the connection's
+/// addresses, an output buffer and the requests the handler makes.
+///
+/// A `Conn` is not a socket. [`write`](Conn::write) appends to a buffer that
+/// the server writes out when the callback returns, and
+/// [`close`](Conn::close) and [`shutdown_write`](Conn::shutdown_write) set flags
+/// the server acts on. So the same handler runs under the server and in the
+/// in-memory [test kit](crate::testing).
+///
+/// The server keeps one `Conn` per worker and reuses it for every callback, so
+/// handing one to a callback costs no allocation.
+#[derive(Debug)]
+pub struct Conn {
+    out: Vec<u8>,
+    endpoints: Endpoints,
+    queued: usize,
+    close: bool,
+    shutdown_write: bool,
+    write_closed: bool,
+    notify_drain: bool,
+    reading: Option<bool>,
+    timer: TimerRequest,
+    now: Instant,
+    abort: bool,
+    limit: usize,
+    key: usize,
+    id: u64,
+    state: Option<Arc<ConnState>>,
+    route: Route,
+}
+
+impl Conn {
+    /// A context for a worker (or the test kit) that reaches its connections
+    /// through `route` and applies `limit` to handles' writes; `now` is only
+    /// a placeholder until [`reset`](Conn::reset) gives each callback its time.
+    pub(crate) fn new(route: Route, limit: usize, now: Instant) -> Self {
+        Conn {
+            out: Vec::new(),
+            endpoints: Endpoints::none(),
+            queued: 0,
+            close: false,
+            shutdown_write: false,
+            write_closed: false,
+            notify_drain: false,
+            reading: None,
+            timer: TimerRequest::Keep,
+            now,
+            abort: false,
+            limit,
+            key: 0,
+            id: 0,
+            state: None,
+            route,
+        }
+    }
+
+    /// Makes the context ready for a callback of connection `key`/`id` at
+    /// time `now`, keeping the output buffer's allocation. `endpoints` and
+    /// `state` (the connection's handle state) are moved in for the callback
+    /// and given back by [`finish`](Conn::finish).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn reset(
+        &mut self,
+        now: Instant,
+        endpoints: &mut Endpoints,
+        key: usize,
+        id: u64,
+        queued: usize,
+        write_closed: bool,
+        state: Option<Arc<ConnState>>,
+    ) {
+        self.out.clear();
+        std::mem::swap(&mut self.endpoints, endpoints);
+        self.key = key;
+        self.id = id;
+        self.queued = queued;
+        self.close = false;
+        self.shutdown_write = false;
+        self.write_closed = write_closed;
+        self.notify_drain = false;
+        self.reading = None;
+        self.timer = TimerRequest::Keep;
+        self.now = now;
+        self.abort = false;
+        self.state = state;
+    }
+
+    /// Ends a callback: gives back the connection's endpoints and handle state.
+    pub(crate) fn finish(&mut self, endpoints: &mut Endpoints) -> Option<Arc<ConnState>> {
+        std::mem::swap(&mut self.endpoints, endpoints);
+        self.state.take()
+    }
+
+    /// Queues `data` to be sent to the peer.
+    ///
+    /// Nothing is ever dropped for lack of room: what the socket cannot take
+    /// now is kept until the peer reads (see the backpressure rule in
+    /// [`Handler`](crate::Handler)). After [`close`](Conn::close) or
+    /// [`shutdown_write`](Conn::shutdown_write) the write side is closing, and
+    /// `write` does nothing.
+    pub fn write(&mut self, data: &[u8]) {
+        if !self.write_closed {
+            self.out.extend_from_slice(data);
+        }
+    }
+
+    /// Closes the connection gracefully: the output already written is sent,
+    /// then the server shuts down its write side (the peer reads EOF), reads and
+    /// drops what the peer still sends for a bounded time, and closes. No more
+    /// `on_data` comes after this call.
+    pub fn close(&mut self) {
+        self.close = true;
+        self.write_closed = true;
+    }
+
+    /// Aborts the connection: the server drops the output not yet sent
+    /// (this callback's too), sets `SO_LINGER` to zero and closes the socket,
+    /// so the peer gets a reset (RST) rather than a FIN: its reads and writes
+    /// fail with `ECONNRESET`. No more callbacks come but
+    /// [`on_close`](crate::Handler::on_close), with [`CloseReason::Aborted`].
+    ///
+    /// For testing how a client copes with a server that vanishes (see
+    /// [`fault`](crate::fault)); a normal end is [`close`](Conn::close).
+    ///
+    /// [`CloseReason::Aborted`]: crate::CloseReason::Aborted
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::testing::Harness;
+    /// use netecho::{CloseReason, Conn, Handler};
+    ///
+    /// /// Resets the connection at the first byte.
+    /// struct Rude;
+    ///
+    /// impl Handler for Rude {
+    ///     fn on_data(&mut self, conn: &mut Conn, _data: &[u8]) {
+    ///         conn.abort();
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::open(Rude);
+    /// peer.send(b"hello");
+    /// assert_eq!(peer.close_reason(), Some(CloseReason::Aborted));
+    /// ```
+    pub fn abort(&mut self) {
+        self.abort = true;
+        self.close = true;
+        self.write_closed = true;
+    }
+
+    /// Shuts down the write side once the output written so far is sent: the
+    /// peer reads EOF but may go on sending, and the handler goes on getting
+    /// [`on_data`](crate::Handler::on_data).
+    pub fn shutdown_write(&mut self) {
+        self.shutdown_write = true;
+        self.write_closed = true;
+    }
+
+    /// Asks for one [`on_drain`](crate::Handler::on_drain) call once all the
+    /// output written so far has been taken by the socket: how a handler that
+    /// produces data (rather than answering it) writes the next chunk only as
+    /// fast as the peer reads.
+    pub fn notify_on_drain(&mut self) {
+        self.notify_drain = true;
+    }
+
+    /// Stops reading from the peer: no more `on_data` (nor `on_read_closed`,
+    /// nor idle timeouts) until [`resume_reading`](Conn::resume_reading) or
+    /// [`ConnHandle::resume_reading`]. The peer's bytes wait in the kernel, and
+    /// once its buffers fill, TCP slows the peer down: backpressure for a
+    /// handler whose work is elsewhere (a thread pool, say).
+    pub fn pause_reading(&mut self) {
+        self.reading = Some(true);
+    }
+
+    /// Resumes reading after [`pause_reading`](Conn::pause_reading).
+    pub fn resume_reading(&mut self) {
+        self.reading = Some(false);
+    }
+
+    /// Sets the connection's timer: [`on_timer`](crate::Handler::on_timer) is
+    /// called once `after` this long, unless the timer is set again (which
+    /// replaces it) or cancelled first. One timer per connection; for several
+    /// deadlines keep them in the handler and set the earliest.
+    pub fn set_timer(&mut self, after: Duration) {
+        self.timer = TimerRequest::Set(after);
+    }
+
+    /// Cancels the connection's timer, if set.
+    pub fn cancel_timer(&mut self) {
+        self.timer = TimerRequest::Cancel;
+    }
+
+    /// A handle to write to this connection, or close it, from any thread
+    /// (see [`ConnHandle`]). Handles of one connection share their state;
+    /// asking again is cheap.
+    pub fn handle(&mut self) -> ConnHandle {
+        let limit = self.limit;
+        let pending = self.queued + self.out.len();
+        let state = self.state.get_or_insert_with(|| {
+            let state = ConnState::new(limit);
+            state.set_pending(pending);
+            Arc::new(state)
+        });
+        ConnHandle::new(self.route.clone(), Arc::clone(state), self.key, self.id)
+    }
+
+    /// The time of this callback, the instant the connection's timer and
+    /// timeouts count from: a timer set now expires at `now() + after`.
+    ///
+    /// Under the server it is when the worker woke up for the events it is
+    /// handling (one reading of the clock per batch of events, not one per
+    /// callback). Under the [test kit](crate::testing) it is the virtual time:
+    /// where [`Harness::advance`](crate::testing::Harness::advance) got to, or
+    /// the deadline being handled, in `on_timer` and `on_idle_timeout`. A
+    /// handler that needs the time (a rate limit, a timestamp) reads it here
+    /// rather than calling [`Instant::now`], so the kit can test it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use netecho::testing::Harness;
+    /// use netecho::{Conn, Handler};
+    ///
+    /// /// Says how long after opening each tick came.
+    /// struct Ticks(Option<Instant>);
+    ///
+    /// impl Handler for Ticks {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         self.0 = Some(conn.now());
+    ///         conn.set_timer(Duration::from_millis(100));
+    ///     }
+    ///     fn on_timer(&mut self, conn: &mut Conn) {
+    ///         let since = self.0.map(|t| conn.now() - t).unwrap_or_default();
+    ///         conn.write(format!("{}\n", since.as_millis()).as_bytes());
+    ///         conn.set_timer(Duration::from_millis(100));
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::open(Ticks(None));
+    /// peer.advance(Duration::from_millis(350));
+    /// assert_eq!(peer.read(), b"100\n200\n300\n");
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The address of the peer: for TCP its IP address and port
+    /// ([`Addr::as_tcp`] gives the [`SocketAddr`]); for a Unix socket usually
+    /// [`UnixAddr::Unnamed`](crate::UnixAddr::Unnamed), since clients seldom
+    /// bind theirs (see [`peer_cred`](Conn::peer_cred) for who it is).
+    pub fn peer_addr(&self) -> &Addr {
+        &self.endpoints.peer
+    }
+
+    /// The local address of the connection (the server's side): the address
+    /// the peer connected to.
+    pub fn local_addr(&self) -> &Addr {
+        &self.endpoints.local
+    }
+
+    /// Which listener the connection came in on: its index in the order the
+    /// listeners were given to the builder, as in
+    /// [`ServerHandle::local_addrs`](crate::ServerHandle::local_addrs).
+    pub fn listener(&self) -> usize {
+        self.endpoints.listener
+    }
+
+    /// The credentials (pid, uid, gid) of the peer process of a Unix-socket
+    /// connection, as the kernel recorded them at `connect`; `None` for TCP
+    /// and where the platform does not tell (only Linux and Android do).
+    pub fn peer_cred(&self) -> Option<PeerCred> {
+        self.endpoints.peer_cred
+    }
+
+    /// How many bytes of output are waiting to be sent: those the socket has
+    /// not taken yet plus those written in this callback.
+    ///
+    /// A handler that produces data can use it to stay under a budget of its own.
+    pub fn pending_write(&self) -> usize {
+        self.queued + self.out.len()
+    }
+
+    /// Whether [`close`](Conn::close) was called in this callback.
+    pub fn is_closing(&self) -> bool {
+        self.close
+    }
+
+    /// Whether the write side is closed or closing, so that
+    /// [`write`](Conn::write) does nothing.
+    pub fn is_write_closed(&self) -> bool {
+        self.write_closed
+    }
+
+    /// The output written in this callback.
+    pub(crate) fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Whether the handler asked to shut down the write side in this callback.
+    pub(crate) fn wants_shutdown_write(&self) -> bool {
+        self.shutdown_write
+    }
+
+    /// Whether the handler asked for `on_drain` in this callback.
+    pub(crate) fn wants_drain(&self) -> bool {
+        self.notify_drain
+    }
+
+    /// `Some(true)` if the handler paused reading in this callback,
+    /// `Some(false)` if it resumed it.
+    pub(crate) fn reading_request(&self) -> Option<bool> {
+        self.reading
+    }
+
+    /// What the handler asked of the timer in this callback.
+    pub(crate) fn timer_request(&self) -> TimerRequest {
+        self.timer
+    }
+
+    /// Whether the handler asked to abort the connection in this callback.
+    pub(crate) fn wants_abort(&self) -> bool {
+        self.abort
+    }
+
+    /// The write buffer limit the server applies to this connection.
+    pub(crate) fn write_buffer_limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The output written in this callback, for a wrapping handler (the
+    /// fault injectors) to take or cut before the server sees it.
+    pub(crate) fn output_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// For a wrapping handler: marks the write side closed (or not) as its
+    /// inner handler should see it, before or after calling it.
+    pub(crate) fn set_write_closed(&mut self, closed: bool) {
+        self.write_closed = closed;
+    }
+
+    /// For a wrapping handler, after calling its inner handler: takes what
+    /// the inner handler asked for in the call (all but the output), leaving
+    /// the context as if it had asked nothing, with the write side closed as
+    /// `write_closed` says.
+    pub(crate) fn take_requests(&mut self, write_closed: bool) -> Requests {
+        let requests = Requests {
+            close: std::mem::take(&mut self.close),
+            shutdown_write: std::mem::take(&mut self.shutdown_write),
+            abort: std::mem::take(&mut self.abort),
+            drain: std::mem::take(&mut self.notify_drain),
+            reading: self.reading.take(),
+            timer: std::mem::replace(&mut self.timer, TimerRequest::Keep),
+        };
+        self.write_closed = write_closed;
+        requests
+    }
+}
+
+/// What a handler asked of its connection in one callback, besides output:
+/// taken by a wrapping handler with [`Conn::take_requests`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Requests {
+    pub(crate) close: bool,
+    pub(crate) shutdown_write: bool,
+    pub(crate) abort: bool,
+    pub(crate) drain: bool,
+    pub(crate) reading: Option<bool>,
+    pub(crate) timer: TimerRequest,
+}

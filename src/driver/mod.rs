@@ -1,0 +1,280 @@
+//! The driver: event loops that move bytes between transports and connection
+//! state machines. Today one driver, on mio (epoll, kqueue): a worker thread
+//! per event loop ([`worker`]), the listeners served by worker 0
+//! ([`acceptor`]), timers in each worker.
+//!
+//! What the public server needs from a driver is small: [`Shared`] (the state
+//! every worker and handle of one server shares), [`Seed`]s to start the
+//! workers, and wake-ups. Another driver (io_uring) or another way to share
+//! work among workers fits behind these.
+
+use std::fmt;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use mio::{Poll, Token, Waker};
+
+use crate::addr::Addr;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::handle::{Push, Wake};
+use crate::handler::Factory;
+use crate::stats::{Counters, Stats};
+use crate::transport::{Accepted, Listener};
+
+pub(crate) mod acceptor;
+pub(crate) mod worker;
+
+pub(crate) use worker::Seed;
+
+/// The token of each worker's waker.
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+impl Wake for Waker {
+    fn wake(&self) -> std::io::Result<()> {
+        Waker::wake(self)
+    }
+}
+
+/// A connection accepted by worker 0 for another worker to serve.
+pub(crate) struct NewConn {
+    pub(crate) accepted: Accepted,
+    /// The index of the listener it came in on.
+    pub(crate) listener: usize,
+}
+
+/// How other threads reach one worker.
+pub(crate) struct Remote {
+    pub(crate) conns: Sender<NewConn>,
+    pub(crate) pushes: Sender<Push>,
+    pub(crate) waker: Arc<Waker>,
+}
+
+/// What the workers and handles of one server share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    /// One handler factory per listener, in the listeners' order.
+    pub(crate) factories: Vec<Factory>,
+    /// Every listener's address, in the listeners' order.
+    pub(crate) local_addrs: Vec<Addr>,
+    pub(crate) remotes: Vec<Remote>,
+    pub(crate) counters: Box<[Counters]>,
+    /// Connections open now, for `max_connections`.
+    pub(crate) active: AtomicUsize,
+    /// Set once, by `shutdown` or by dropping the last handle.
+    pub(crate) shutdown: AtomicBool,
+    /// Set by worker 0 once the listeners are closed and nothing more is sent.
+    pub(crate) acceptor_closed: AtomicBool,
+    /// Workers still running; the last one out sets `done`.
+    running: AtomicUsize,
+    done: Mutex<bool>,
+    done_cv: Condvar,
+    threads: Mutex<Vec<(usize, JoinHandle<Result<()>>)>>,
+    /// Called once when a shutdown begins (systemd's `STOPPING=1`).
+    on_begin_shutdown: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// The listeners' addresses, for the log: `a, b, c`.
+pub(crate) struct AddrList<'a>(pub(crate) &'a [Addr]);
+
+impl fmt::Display for AddrList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, addr) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            addr.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates the workers' polls and channels, and the state they share; the
+/// listeners go to worker 0.
+///
+/// # Errors
+///
+/// [`Error::EventLoop`] when a poll or waker cannot be created or a listener
+/// cannot be registered.
+pub(crate) fn prepare(
+    config: Config,
+    listeners: Vec<Listener>,
+    factories: Vec<Factory>,
+    on_begin_shutdown: Option<Box<dyn Fn() + Send + Sync>>,
+) -> Result<(Arc<Shared>, Vec<Seed>)> {
+    let local_addrs = listeners.iter().map(|l| l.local_addr().clone()).collect();
+    let mut polls = Vec::with_capacity(config.workers);
+    let mut remotes = Vec::with_capacity(config.workers);
+    let mut inboxes = Vec::with_capacity(config.workers);
+    for worker in 0..config.workers {
+        let event_loop = |source| Error::EventLoop { worker, source };
+        let poll = Poll::new().map_err(event_loop)?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(event_loop)?;
+        let (conns, conns_rx) = mpsc::channel();
+        let (pushes, pushes_rx) = mpsc::channel();
+        polls.push(poll);
+        remotes.push(Remote {
+            conns,
+            pushes,
+            waker: Arc::new(waker),
+        });
+        inboxes.push((conns_rx, pushes_rx));
+    }
+    let mut acceptor = acceptor::Acceptor::new(listeners);
+    acceptor
+        .register(polls[0].registry())
+        .map_err(|source| Error::EventLoop { worker: 0, source })?;
+    let shared = Arc::new(Shared {
+        counters: (0..config.workers).map(|_| Counters::default()).collect(),
+        running: AtomicUsize::new(config.workers),
+        config,
+        factories,
+        local_addrs,
+        remotes,
+        active: AtomicUsize::new(0),
+        shutdown: AtomicBool::new(false),
+        acceptor_closed: AtomicBool::new(false),
+        done: Mutex::new(false),
+        done_cv: Condvar::new(),
+        threads: Mutex::new(Vec::new()),
+        on_begin_shutdown,
+    });
+    let mut acceptor = Some(acceptor);
+    let seeds = polls
+        .into_iter()
+        .zip(inboxes)
+        .enumerate()
+        .map(|(index, (poll, (conns, pushes)))| Seed {
+            index,
+            poll,
+            conns,
+            pushes,
+            acceptor: acceptor.take(),
+        })
+        .collect();
+    Ok((shared, seeds))
+}
+
+impl Shared {
+    /// Starts a graceful shutdown, once: wakes every worker.
+    pub(crate) fn begin_shutdown(&self) {
+        if !self.shutdown.swap(true, AcqRel) {
+            log::debug!("shutdown requested for {}", AddrList(&self.local_addrs));
+            if let Some(hook) = &self.on_begin_shutdown {
+                hook();
+            }
+            for (i, remote) in self.remotes.iter().enumerate() {
+                if let Err(e) = remote.waker.wake() {
+                    log::warn!("failed to wake worker {i} for shutdown: {e}");
+                }
+            }
+        }
+    }
+
+    fn worker_exited(&self) {
+        if self.running.fetch_sub(1, AcqRel) == 1 {
+            log::info!("stopped serving on {}", AddrList(&self.local_addrs));
+            *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            self.done_cv.notify_all();
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> Stats {
+        Stats::sum(self.counters.iter(), self.active.load(Acquire) as u64)
+    }
+
+    /// Whether every worker has exited.
+    pub(crate) fn is_finished(&self) -> bool {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until every worker has exited.
+    pub(crate) fn wait_finished(&self) {
+        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*done {
+            done = self
+                .done_cv
+                .wait(done)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Runs worker `seed` on this thread until the server stops.
+    ///
+    /// # Errors
+    ///
+    /// As [`Seed::run`].
+    pub(crate) fn run_here(self: &Arc<Self>, seed: Seed) -> Result<()> {
+        let result = seed.run(Arc::clone(self));
+        self.worker_exited();
+        if result.is_err() {
+            self.begin_shutdown();
+        }
+        result
+    }
+
+    /// Starts each worker on a thread of its own; on failure, shuts down and
+    /// joins those already started.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Spawn`] if a thread cannot start.
+    pub(crate) fn spawn_workers(self: &Arc<Self>, seeds: Vec<Seed>) -> Result<()> {
+        for seed in seeds {
+            let index = seed.index;
+            let name = format!("netecho-worker-{index}");
+            let for_thread = Arc::clone(self);
+            let spawned = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || for_thread.run_here(seed));
+            match spawned {
+                Ok(thread) => self
+                    .threads
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((index, thread)),
+                Err(source) => {
+                    self.begin_shutdown();
+                    let _ = self.join_threads();
+                    return Err(Error::Spawn {
+                        worker: index,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Joins the worker threads not joined yet; the first error wins.
+    ///
+    /// # Errors
+    ///
+    /// The first error a worker returned, or [`Error::WorkerPanicked`].
+    pub(crate) fn join_threads(&self) -> Result<()> {
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut result = Ok(());
+        for (worker, thread) in threads {
+            let joined = thread
+                .join()
+                .unwrap_or(Err(Error::WorkerPanicked { worker }));
+            if result.is_ok() {
+                result = joined;
+            }
+        }
+        result
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("local_addrs", &self.local_addrs)
+            .finish_non_exhaustive()
+    }
+}

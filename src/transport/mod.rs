@@ -1,0 +1,262 @@
+//! Transports: how bytes cross a socket. One file per kind of socket: it
+//! creates the listening socket (with socket2), accepts, and moves bytes;
+//! nothing above it knows which kind a connection is.
+//!
+//! The state machine sees a connection's socket only as a
+//! [`Stream`](crate::state_machine::Stream); the driver sees a [`Listener`]
+//! and a [`Stream`] only as mio event sources. A stream is an enum of the
+//! kinds, not a `Box<dyn>`: one predictable branch per read or write, no
+//! allocation per connection.
+
+use std::io::{self, Read, Write};
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+
+use crate::addr::{Addr, PeerCred};
+
+pub(crate) mod tcp;
+#[cfg(unix)]
+pub(crate) mod unix;
+
+/// An accepted connection's socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    /// A TCP connection.
+    Tcp(mio::net::TcpStream),
+    /// A Unix-domain stream connection.
+    #[cfg(unix)]
+    Unix(mio::net::UnixStream),
+}
+
+impl Read for Stream {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    #[inline]
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            // std sends with MSG_NOSIGNAL on Linux.
+            Stream::Tcp(s) => s.write(data),
+            #[cfg(unix)]
+            Stream::Unix(s) => unix::send(s, data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::state_machine::Stream for Stream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        }
+    }
+
+    /// `setsockopt(SO_LINGER, 0)`: `close` then resets the connection.
+    fn abort(&mut self) -> io::Result<()> {
+        let zero = Some(std::time::Duration::ZERO);
+        match self {
+            Stream::Tcp(s) => socket2::SockRef::from(&*s).set_linger(zero),
+            // A Unix socket has no RST: closing with unread data makes the
+            // peer's next read fail with ECONNRESET all the same.
+            #[cfg(unix)]
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interest),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interest),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.deregister(registry),
+        }
+    }
+}
+
+/// A connection just accepted, with what the handler will learn of it.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) stream: Stream,
+    pub(crate) peer: Addr,
+    pub(crate) local: Addr,
+    pub(crate) peer_cred: Option<PeerCred>,
+}
+
+/// The kinds of listening socket.
+#[derive(Debug)]
+enum Kind {
+    Tcp(mio::net::TcpListener),
+    #[cfg(unix)]
+    Unix(mio::net::UnixListener),
+}
+
+/// A listening socket, non-blocking, with its address and the options its
+/// connections get.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    /// The socket file to remove at stop, if the server created it. Held for
+    /// its `Drop`, which runs before the socket closes (fields drop in
+    /// order): while the socket is open its file's inode cannot be reused,
+    /// so the dev/inode check cannot mistake another file for ours.
+    #[cfg(unix)]
+    _file: Option<unix::SocketFile>,
+    kind: Kind,
+    addr: Addr,
+    /// `TCP_NODELAY` on accepted connections.
+    nodelay: bool,
+}
+
+impl Listener {
+    /// A TCP listener from a bound, listening std socket; made non-blocking.
+    pub(crate) fn tcp(listener: std::net::TcpListener, nodelay: bool) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let addr = Addr::Tcp(listener.local_addr()?);
+        Ok(Listener {
+            kind: Kind::Tcp(mio::net::TcpListener::from_std(listener)),
+            addr,
+            nodelay,
+            #[cfg(unix)]
+            _file: None,
+        })
+    }
+
+    /// A Unix-domain listener from a bound, listening std socket; made
+    /// non-blocking. `file` is the socket file to remove at stop (`None` for
+    /// a socket handed in: its owner removes it). `addr` overrides the
+    /// address the socket reports (which may be relative or cut short).
+    #[cfg(unix)]
+    pub(crate) fn unix(
+        listener: std::os::unix::net::UnixListener,
+        file: Option<unix::SocketFile>,
+        addr: Option<Addr>,
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let addr = match addr {
+            Some(addr) => addr,
+            None => Addr::Unix(unix::addr_of(&listener.local_addr()?)),
+        };
+        Ok(Listener {
+            kind: Kind::Unix(mio::net::UnixListener::from_std(listener)),
+            addr,
+            nodelay: false,
+            _file: file,
+        })
+    }
+
+    /// The address it listens on (with the real port when port 0 was asked).
+    pub(crate) fn local_addr(&self) -> &Addr {
+        &self.addr
+    }
+
+    /// Accepts one connection and sets its options.
+    pub(crate) fn accept(&self) -> io::Result<Accepted> {
+        match &self.kind {
+            Kind::Tcp(listener) => {
+                let (stream, peer) = listener.accept()?;
+                if let Err(e) = tcp::configure_accepted(&stream, self.nodelay) {
+                    log::debug!("failed to set options on the connection from {peer}: {e}");
+                }
+                let local = match self.addr {
+                    Addr::Tcp(addr) if addr.ip().is_unspecified() => {
+                        Addr::Tcp(stream.local_addr().unwrap_or(addr))
+                    }
+                    _ => self.addr.clone(),
+                };
+                Ok(Accepted {
+                    stream: Stream::Tcp(stream),
+                    peer: Addr::Tcp(peer),
+                    local,
+                    peer_cred: None,
+                })
+            }
+            #[cfg(unix)]
+            Kind::Unix(listener) => {
+                let (stream, peer) = listener.accept()?;
+                let peer_cred = unix::peer_cred(&stream);
+                Ok(Accepted {
+                    stream: Stream::Unix(stream),
+                    peer: Addr::Unix(unix::addr_of(&peer)),
+                    local: self.addr.clone(),
+                    peer_cred,
+                })
+            }
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Tcp(l) => l.register(registry, token, interest),
+            #[cfg(unix)]
+            Kind::Unix(l) => l.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Tcp(l) => l.reregister(registry, token, interest),
+            #[cfg(unix)]
+            Kind::Unix(l) => l.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Tcp(l) => l.deregister(registry),
+            #[cfg(unix)]
+            Kind::Unix(l) => l.deregister(registry),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The `echo` example as a user runs it: errors with their causes on stderr
+//! and exit status 1, logs at info by default, a graceful stop on the first
+//! signal and an immediate exit on the second.
+//!
+//! `cargo test` builds the examples before it runs the tests; the binary is
+//! found next to this test's own (`target/<profile>/examples/echo`).
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use util::{TIMEOUT, TestResult, assert_echo, connect};
+
+/// The `echo` example's binary. `cargo test` builds the examples (without
+/// copying them to `examples/echo`, as `cargo build --example echo` does), so
+/// look for both names next to this test's own binary, and take the newest
+/// that answers `--version` as the example does.
+fn echo_example() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/example_echo-HASH -> target/<profile>/examples/
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or("no target directory")?
+        .join("examples");
+    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name == "echo"
+                || name
+                    .strip_prefix("echo-")
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    candidates.sort();
+    for (_, path) in candidates.into_iter().rev() {
+        let answers = Command::new(&path)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"netecho "));
+        if answers {
+            return Ok(path);
+        }
+    }
+    Err(format!(
+        "no echo example in {}: run the whole `cargo test` (it builds the examples) or `cargo build --example echo` first",
+        dir.display()
+    ))
+}
+
+/// Waits for `child` to exit, at most [`TIMEOUT`] (then kills it).
+fn wait(mut child: Child) -> Result<ExitStatus, String> {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(status) => status.map_err(|e| e.to_string()),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            Err("the example did not exit in time".into())
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) -> TestResult {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()?;
+    assert!(status.success(), "kill -{name} failed");
+    Ok(())
+}
+
+/// Stderr lines of the child, as they come.
+fn lines(stderr: ChildStderr) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a stderr line containing `needle`; returns it.
+fn expect_line(rx: &Receiver<String>, needle: &str) -> Result<String, String> {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return Ok(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    Err(format!("no stderr line with {needle:?}; saw {seen:?}"))
+}
+
+/// Starts the example on a free port with `extra` flags; returns the child,
+/// its address and its stderr lines.
+fn start(extra: &[&str]) -> Result<(Child, std::net::SocketAddr, Receiver<String>), String> {
+    let mut child = Command::new(echo_example()?)
+        .args(["--port", "0", "--workers", "1"])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut first = String::new();
+    stdout.read_line(&mut first).map_err(|e| e.to_string())?;
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    Ok((child, addr, stderr))
+}
+
+#[test]
+fn a_taken_port_prints_the_cause_and_exits_1() -> TestResult {
+    let taken = TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port();
+    let output = Command::new(echo_example()?)
+        .args(["--port", &port.to_string()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    let expected = format!("error: failed to bind 127.0.0.1:{port}: Address already in use");
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&expected)),
+        "expected a line starting {expected:?}, got {stderr:?}"
+    );
+    assert!(output.stdout.is_empty(), "nothing listens, nothing said so");
+    Ok(())
+}
+
+#[test]
+fn first_signal_drains_and_logs_the_stop_at_info() -> TestResult {
+    let (child, addr, stderr) = start(&[])?;
+    // Without RUST_LOG the library's info lines show.
+    expect_line(&stderr, "listening on")?;
+    let mut client = connect(addr)?;
+    assert_echo(&mut client, b"before the signal")?;
+    drop(client);
+    signal(&child, "TERM")?;
+    expect_line(&stderr, "signal again to exit at once")?;
+    expect_line(&stderr, "stopped serving")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(0));
+    Ok(())
+}
+
+#[test]
+fn second_signal_exits_at_once_while_a_client_holds_the_drain() -> TestResult {
+    // A long grace, and a client that keeps its connection open: the first
+    // signal starts a drain that would last until the client goes (or 60 s).
+    let (child, addr, stderr) = start(&["--shutdown-timeout", "60s"])?;
+    let mut client = connect(addr)?;
+    assert_echo(&mut client, b"held open")?;
+    signal(&child, "INT")?;
+    expect_line(&stderr, "signal again to exit at once")?;
+    let asked = Instant::now();
+    signal(&child, "INT")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(130), "a forced exit is not a success");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the second signal took {:?}",
+        asked.elapsed()
+    );
+    // The client sees the process go: EOF or a reset, not an answer.
+    let mut buf = [0; 1];
+    let gone = match client.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(gone, "the client still got data after a forced exit");
+    Ok(())
+}
+
+/// A fault flag reaches the server: `--close-after 4` gives the client
+/// exactly four bytes, then EOF.
+#[test]
+fn close_after_flag_gives_the_client_that_many_bytes_then_eof() -> TestResult {
+    use std::io::Write;
+    let (child, addr, _stderr) = start(&["--close-after", "4", "--seed", "7"])?;
+    let mut client = connect(addr)?;
+    client.write_all(b"hello")?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got)?;
+    assert_eq!(got, b"hell");
+    drop(client);
+    signal(&child, "TERM")?;
+    assert_eq!(wait(child)?.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn bind_flags_listen_in_order_and_sigterm_removes_the_socket_file() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = util::temp_dir()?;
+    let path = dir.path().join("echo.sock");
+    let unix_flag = format!("unix:{}", path.display());
+    let mut child = Command::new(echo_example()?)
+        .args([
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            &unix_flag,
+        ])
+        .args(["--unix-mode", "600"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut first = String::new();
+    stdout.read_line(&mut first)?;
+    let mut second = String::new();
+    stdout.read_line(&mut second)?;
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    assert_eq!(second.trim(), format!("listening on {unix_flag}"));
+    assert_eq!(
+        std::fs::metadata(&path)?.permissions().mode() & 0o777,
+        0o600
+    );
+    assert_echo(&mut connect(addr)?, b"over TCP")?;
+    util::assert_echo_on(&mut util::connect_unix(&path)?, b"over the socket file")?;
+    signal(&child, "TERM")?;
+    expect_line(&stderr, "stopped serving")?;
+    let status = wait(child)?;
+    assert_eq!(status.code(), Some(0));
+    assert!(!path.exists(), "the socket file is removed at exit");
+    Ok(())
+}
+
+#[test]
+fn tls_and_udp_binds_are_refused_for_now() -> TestResult {
+    for flag in ["tls:127.0.0.1:0", "udp:127.0.0.1:0"] {
+        let output = Command::new(echo_example()?)
+            .args(["--bind", flag])
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} was accepted");
+        assert!(stderr.contains("not supported yet"), "{stderr}");
+    }
+    Ok(())
+}

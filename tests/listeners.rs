@@ -1,0 +1,183 @@
+//! Several listeners under one server: IPv4, IPv6 and Unix at once with a
+//! handler each, the same port on IPv4 and IPv6, sockets handed in, and
+//! all-or-nothing binding.
+
+mod util;
+
+use std::io::{self, Read};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+
+use netecho::{Addr, Conn, Error, Handler, Listener, TcpServer};
+use util::*;
+
+/// Says which listener the connection came in on, then echoes.
+struct Tagged(&'static str);
+
+impl Handler for Tagged {
+    fn on_open(&mut self, conn: &mut Conn) {
+        let line = format!("{} {}\n", self.0, conn.listener());
+        conn.write(line.as_bytes());
+    }
+}
+
+fn read_line<S: Read>(stream: &mut S) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while byte[0] != b'\n' {
+        stream.read_exact(&mut byte)?;
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).map_err(io::Error::other)
+}
+
+fn ipv6_available() -> bool {
+    let ok = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
+    if !ok {
+        eprintln!("skipping the IPv6 part: no IPv6 loopback on this machine");
+    }
+    ok
+}
+
+#[test]
+fn v4_v6_and_unix_under_one_server_with_a_handler_each() -> TestResult {
+    let v6 = ipv6_available();
+    let dir = temp_dir()?;
+    let path = dir.path().join("multi.sock");
+    let mut builder = TcpServer::builder()
+        .workers(2)
+        .listener(Listener::tcp((Ipv4Addr::LOCALHOST, 0)).handler(|| Tagged("v4")));
+    if v6 {
+        builder =
+            builder.listener(Listener::tcp((Ipv6Addr::LOCALHOST, 0)).handler(|| Tagged("v6")));
+    }
+    #[cfg(unix)]
+    {
+        builder = builder.listener(Listener::unix(&path));
+    }
+    let server = builder.handler(|| Tagged("default")).spawn()?;
+    let addrs = server.local_addrs().to_vec();
+    assert_eq!(addrs.len(), 1 + usize::from(v6) + usize::from(cfg!(unix)));
+    assert_eq!(server.local_addr(), addrs[0]);
+
+    let mut v4_client = connect(addrs[0].as_tcp().ok_or("listener 0 is not TCP")?)?;
+    assert_eq!(read_line(&mut v4_client)?, "v4 0\n");
+    assert_echo(&mut v4_client, b"over IPv4")?;
+    let mut next = 1;
+    if v6 {
+        let addr = addrs[1].as_tcp().ok_or("listener 1 is not TCP")?;
+        assert!(addr.is_ipv6());
+        let mut client = connect(addr)?;
+        assert_eq!(read_line(&mut client)?, "v6 1\n");
+        assert_echo(&mut client, b"over IPv6")?;
+        next += 1;
+    }
+    #[cfg(unix)]
+    {
+        assert_eq!(addrs[next], Addr::unix_path(&path));
+        let mut client = connect_unix(&path)?;
+        assert_eq!(read_line(&mut client)?, format!("default {next}\n"));
+        assert_echo_on(&mut client, b"over a Unix socket")?;
+    }
+    let _ = next;
+
+    // One shutdown closes every listener.
+    server.shutdown();
+    drop(v4_client);
+    server.join()?;
+    for addr in &addrs {
+        match addr {
+            Addr::Tcp(tcp) => assert!(TcpStream::connect(tcp).is_err(), "{tcp} still accepts"),
+            _ => assert!(!path.exists(), "{addr} still exists"),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_same_port_on_ipv4_and_ipv6_wildcards() -> TestResult {
+    if !ipv6_available() {
+        return Ok(());
+    }
+    // Take a free port on the IPv4 wildcard, hand it in, and ask for the same
+    // port on the IPv6 wildcard: without IPV6_V6ONLY that bind would clash.
+    let v4 = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    let port = v4.local_addr()?.port();
+    let server = TcpServer::builder()
+        .listener(v4)
+        .listener(Listener::tcp((Ipv6Addr::UNSPECIFIED, port)))
+        .spawn()?;
+    assert_echo(
+        &mut connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?,
+        b"v4",
+    )?;
+    assert_echo(
+        &mut connect(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))?,
+        b"v6",
+    )?;
+    server.shutdown();
+    server.join()?;
+    Ok(())
+}
+
+#[test]
+fn a_handed_in_tcp_listener_is_served() -> TestResult {
+    let std_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let addr = std_listener.local_addr()?;
+    let server = TcpServer::builder().listener(std_listener).spawn()?;
+    assert_eq!(server.local_addrs(), &[Addr::Tcp(addr)]);
+    assert_echo(&mut connect(addr)?, b"adopted")?;
+    server.shutdown();
+    server.join()?;
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the listener is closed at shutdown"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_bind_failure_of_the_second_listener_leaves_the_first_unbound() -> TestResult {
+    let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let taken_addr = taken.local_addr()?;
+    let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let first_addr = first.local_addr()?;
+    let dir = temp_dir()?;
+    let path = dir.path().join("first.sock");
+    let mut builder = TcpServer::builder().listener(first);
+    #[cfg(unix)]
+    {
+        builder = builder.listener(Listener::unix(&path));
+    }
+    let err = builder
+        .listener(taken_addr)
+        .bind()
+        .err()
+        .ok_or("binding a taken address worked")?;
+    match &err {
+        Error::Bind { addr, .. } => assert_eq!(*addr, taken_addr),
+        other => return Err(format!("expected Error::Bind, got {other:?}").into()),
+    }
+    assert!(err.to_string().contains(&taken_addr.to_string()), "{err}");
+    assert!(
+        TcpStream::connect(first_addr).is_err(),
+        "the first listener is still open"
+    );
+    assert!(!path.exists(), "the Unix listener's file was left behind");
+    drop(taken);
+    Ok(())
+}
+
+#[test]
+fn host_and_port_stay_listener_zero_beside_added_listeners() -> TestResult {
+    let server = builder()
+        .listener(Listener::tcp((Ipv4Addr::LOCALHOST, 0)))
+        .spawn()?;
+    assert_eq!(server.local_addrs().len(), 2);
+    assert_eq!(server.local_addr(), server.local_addrs()[0]);
+    for addr in server.local_addrs() {
+        assert_echo(&mut connect(addr.as_tcp().ok_or("not TCP")?)?, b"both")?;
+    }
+    server.shutdown();
+    server.join()?;
+    Ok(())
+}
