@@ -480,7 +480,7 @@ fn idle_timeout_waits_while_backpressure_stops_reading() {
         peer.advance(Duration::from_secs(10));
     }
     assert_eq!(watch.idle(), 0, "idle timeout while reads were stopped");
-    // Reading again (the peer read it all), then silent: now it counts.
+    // Reading again (the peer read it all): the silence counts from then.
     for _ in 0..100 {
         peer.read();
     }
