@@ -5,7 +5,7 @@ mod util;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use netecho::{CloseReason, Conn, ConnHandle, Echo, Handler, PushError};
@@ -115,12 +115,12 @@ fn reset_with_output_pending_frees_it() -> TestResult {
 }
 
 /// Hands out its connection's handle and never reads.
-struct PausedWithHandle(Arc<Mutex<Option<ConnHandle>>>);
+struct PausedWithHandle(mpsc::Sender<ConnHandle>);
 
 impl Handler for PausedWithHandle {
     fn on_open(&mut self, conn: &mut Conn) {
         conn.pause_reading();
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.handle());
+        let _ = self.0.send(conn.handle());
     }
 }
 
@@ -128,17 +128,15 @@ impl Handler for PausedWithHandle {
 /// reset, when no read saw the reset first (the handler paused reading).
 #[test]
 fn write_to_a_peer_that_reset_closes_as_a_reset() -> TestResult {
-    let slot: Arc<Mutex<Option<ConnHandle>>> = Arc::default();
-    let shared = Arc::clone(&slot);
-    let (factory, events) = notify(move || PausedWithHandle(Arc::clone(&shared)));
+    let (handle_tx, handles) = mpsc::channel();
+    let handle_tx = Mutex::new(handle_tx);
+    let (factory, events) = notify(move || {
+        PausedWithHandle(handle_tx.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    });
     let server = builder().workers(1).handler(factory).spawn()?;
     let client = connect(server.local_addr())?;
     let peer = events.expect_open()?;
-    let handle = slot
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .ok_or("no handle")?;
+    let handle = handles.recv_timeout(TIMEOUT)?;
     SockRef::from(&client).set_linger(Some(Duration::ZERO))?;
     drop(client);
 
