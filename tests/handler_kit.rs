@@ -746,3 +746,52 @@ fn write_timeout_leaves_a_connection_with_nothing_pending_alone() {
     peer.advance(Duration::from_secs(60));
     assert!(!peer.is_closed(), "{:?}", peer.close_reason());
 }
+
+/// `cancel_timer` stops a pending timer: `on_timer` never comes.
+#[test]
+fn cancel_timer_stops_a_pending_timer() {
+    struct SetThenCancel(Arc<Mutex<usize>>);
+    impl Handler for SetThenCancel {
+        fn on_open(&mut self, conn: &mut Conn) {
+            conn.set_timer(Duration::from_secs(1));
+        }
+        fn on_data(&mut self, conn: &mut Conn, _: &[u8]) {
+            conn.cancel_timer();
+        }
+        fn on_timer(&mut self, _: &mut Conn) {
+            *self.0.lock().unwrap() += 1;
+        }
+    }
+    let fired = Arc::new(Mutex::new(0));
+    let mut peer = Harness::open(SetThenCancel(Arc::clone(&fired)));
+    peer.send(b"cancel");
+    peer.advance(Duration::from_secs(5));
+    assert_eq!(*fired.lock().unwrap(), 0, "on_timer after cancel_timer");
+}
+
+/// `Conn::pending_write`, and a handle made in the callback, count the
+/// output the socket has not taken plus what this callback wrote.
+#[test]
+fn pending_write_counts_held_output_and_this_callbacks_writes() {
+    struct Measure(Arc<Mutex<Vec<usize>>>);
+    impl Handler for Measure {
+        fn on_open(&mut self, conn: &mut Conn) {
+            conn.write(&[0; 100]);
+        }
+        fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+            conn.write(data);
+            let handle = conn.handle();
+            self.0
+                .lock()
+                .unwrap()
+                .extend([conn.pending_write(), handle.pending_write()]);
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // The window takes 10 of the greeting's 100 bytes: 90 are held.
+    let mut peer = Harness::builder()
+        .peer_window(10)
+        .open(Measure(Arc::clone(&seen)));
+    peer.send(b"12345");
+    assert_eq!(*seen.lock().unwrap(), [95, 95]);
+}
