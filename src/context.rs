@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::addr::{Addr, PeerCred};
 use crate::handle::{ConnHandle, ConnState, Route};
+use crate::proxy::ProxyHeader;
 
 /// Who and where a connection is: its addresses, its listener, and the
 /// peer's credentials (Unix sockets). The state machine owns one per
@@ -17,6 +18,9 @@ pub(crate) struct Endpoints {
     pub(crate) local: Addr,
     pub(crate) listener: usize,
     pub(crate) peer_cred: Option<PeerCred>,
+    /// The PROXY protocol header the connection started with, if any; with
+    /// it, `peer` is the client's address it gave.
+    pub(crate) proxy: Option<Box<ProxyHeader>>,
 }
 
 impl Endpoints {
@@ -27,6 +31,7 @@ impl Endpoints {
             local: Addr::Tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             listener: 0,
             peer_cred: None,
+            proxy: None,
         }
     }
 }
@@ -292,8 +297,56 @@ impl Conn {
     /// ([`Addr::as_tcp`] gives the [`SocketAddr`]); for a Unix socket usually
     /// [`UnixAddr::Unnamed`](crate::UnixAddr::Unnamed), since clients seldom
     /// bind theirs (see [`peer_cred`](Conn::peer_cred) for who it is).
+    ///
+    /// On a listener with the [PROXY protocol](crate::ProxyProtocol), the
+    /// client's address from the header; the balancer's is
+    /// [`proxied_by`](Conn::proxied_by).
     pub fn peer_addr(&self) -> &Addr {
         &self.endpoints.peer
+    }
+
+    /// The real peer of a connection whose [PROXY protocol](crate::ProxyProtocol)
+    /// header gave another client address: the load balancer. `None` when
+    /// [`peer_addr`](Conn::peer_addr) is the real peer (no header, or one
+    /// without addresses: a v2 `LOCAL`, a v1 `UNKNOWN`).
+    pub fn proxied_by(&self) -> Option<&Addr> {
+        self.endpoints
+            .proxy
+            .as_deref()
+            .filter(|h| !h.is_local())
+            .map(ProxyHeader::proxied_by)
+    }
+
+    /// The connection's [PROXY protocol](crate::ProxyProtocol) header, with
+    /// its TLVs (ALPN, authority, unique id); `None` on a listener without
+    /// the protocol.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::testing::Harness;
+    /// use netecho::{Conn, Handler, ProxyProtocol};
+    ///
+    /// /// Greets the client by the address the balancer gave.
+    /// struct Hello;
+    ///
+    /// impl Handler for Hello {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         let by = conn.proxied_by().map(|a| a.to_string()).unwrap_or_default();
+    ///         conn.write(format!("{} via {by}\n", conn.peer_addr()).as_bytes());
+    ///         conn.close();
+    ///     }
+    /// }
+    ///
+    /// let mut peer = Harness::builder()
+    ///     .peer_addr(std::net::SocketAddr::from(([10, 0, 0, 9], 4000)))
+    ///     .proxy_protocol(ProxyProtocol::required())
+    ///     .open(Hello);
+    /// peer.send(b"PROXY TCP4 192.0.2.1 192.0.2.2 5555 7\r\n");
+    /// assert_eq!(peer.read(), b"192.0.2.1:5555 via 10.0.0.9:4000\n");
+    /// ```
+    pub fn proxy_header(&self) -> Option<&ProxyHeader> {
+        self.endpoints.proxy.as_deref()
     }
 
     /// The local address of the connection (the server's side): the address

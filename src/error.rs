@@ -48,6 +48,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Starting a successor process with the listening sockets
+    /// (`ServerHandle::upgrade`, feature `systemd`) failed; the
+    /// server serves on.
+    #[error("upgrade failed: {what}")]
+    Upgrade {
+        /// What failed.
+        what: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The event loop of a worker could not be created or failed while polling.
     #[error("event loop of worker {worker} failed")]
     EventLoop {

@@ -215,6 +215,13 @@ pub enum CloseReason {
     /// The server shut down and the connection did not finish within the
     /// shutdown timeout, so it was closed by force.
     ShutdownTimeout,
+    /// The connection did not start with a PROXY protocol header the
+    /// listener takes (malformed, too large, or from an untrusted peer).
+    /// Never told to a handler: it had not opened yet.
+    ProxyRejected,
+    /// No complete PROXY protocol header came within the header timeout.
+    /// Never told to a handler: it had not opened yet.
+    ProxyTimeout,
 }
 
 impl CloseReason {

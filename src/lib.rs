@@ -68,11 +68,29 @@
 //! `EPROTO` from `accept` is treated as one failed connection.
 //! [`reuse_port`](TcpServerBuilder::reuse_port) is Unix only.
 //!
+//! # Behind a load balancer
+//!
+//! A listener can require the PROXY protocol ([`ProxyProtocol`], v1 and v2,
+//! from trusted networks only): handlers then see the client's address, and
+//! the balancer's through [`Conn::proxied_by`]. [`ServerHandle::pause`],
+//! [`resume`](ServerHandle::resume) and [`drain`](ServerHandle::drain) take
+//! an instance out of rotation; with the `systemd` feature,
+//! `ServerHandle::upgrade` hands the listening sockets to a successor
+//! process without losing a connection.
+//!
 //! # Feature flags
 //!
-//! None yet: the crate depends on `mio`, `socket2`, `slab`, `log` and
-//! `thiserror` only. Optional parts (TLS, metrics, ...) will come as cargo
-//! features, off by default.
+//! All off by default:
+//!
+//! - `systemd` (Unix): `netecho::systemd` socket activation and readiness, and
+//!   upgrade in place (`ServerHandle::upgrade`); adds `listenfd` and
+//!   `sd-notify`.
+//! - `metrics`: `netecho::metrics`, connection, byte, duration, error and
+//!   timeout metrics through the `metrics` facade.
+//!
+//! Without them the crate depends on `mio`, `socket2`, `slab`, `log`,
+//! `thiserror`, `rustix` (Unix), and `ppp` and `ipnet` for the PROXY
+//! protocol.
 //!
 //! # Minimum supported Rust version
 //!
@@ -95,11 +113,11 @@
 //! | layer | modules | what it holds |
 //! |---|---|---|
 //! | configuration | `config`, `addr`, `error`, `stats` | plain data: validated options, addresses, errors, counters |
-//! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]) | what users implement and call; no socket, no event loop |
+//! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]), `proxy` ([`ProxyProtocol`]) | what users implement and call; no socket, no event loop; the PROXY header parser |
 //! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
 //! | transports | `transport::{tcp, unix}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials |
-//! | driver | `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0, timers, wake-ups |
-//! | server | `builder`, `listener`, `server`, `systemd` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation |
+//! | driver | `metrics`, `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0 (pause follows here), timers, wake-ups; what they record |
+//! | server | `builder`, `listener`, `server`, `systemd`, `upgrade` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation; handing the sockets to a successor |
 //!
 //! `context.rs` holds [`Conn`], the handler's view of a connection;
 //! `state_machine.rs` holds the connection itself, which the handler never
@@ -116,6 +134,13 @@
 //! transports (one branch per read or write, no allocation, no `dyn`).
 //!
 //! Writes never raise `SIGPIPE`: they use `send` with `MSG_NOSIGNAL`.
+//!
+//! A connection on a PROXY protocol listener goes through a preamble
+//! before its handler's `on_open`: the state machine peeks the header
+//! (`recv(MSG_PEEK)` into the worker's buffer, so nothing is held per
+//! connection), consumes exactly its length, and only then opens. A
+//! transport with a handshake of its own (TLS) comes after it: the bytes
+//! after the header are still in the socket.
 //!
 //! [guide]: crate::guide
 //! [echo]: https://docs.rs/crate/netecho/latest/source/examples/echo.rs
@@ -143,11 +168,15 @@ pub mod fault;
 pub mod framing;
 mod handle;
 mod handler;
+mod proxy;
 
 mod state_machine;
 pub mod testing;
 
 mod transport;
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 mod driver;
 
@@ -156,6 +185,8 @@ mod listener;
 mod server;
 #[cfg(all(unix, feature = "systemd"))]
 pub mod systemd;
+#[cfg(all(unix, feature = "systemd"))]
+mod upgrade;
 
 pub mod guide;
 
@@ -170,5 +201,8 @@ pub use error::{Error, Report, Result};
 pub use handle::{ConnHandle, PushError};
 pub use handler::{CloseReason, Echo, Handler};
 pub use listener::Listener;
-pub use server::{ServerHandle, TcpServer};
+pub use proxy::{
+    Cidr, DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_PROXY_MAX_HEADER, ProxyHeader, ProxyProtocol,
+};
+pub use server::{Drained, ServerHandle, TcpServer};
 pub use stats::Stats;

@@ -14,6 +14,7 @@ use crate::addr::UnixAddr;
 use crate::config::TcpOptions;
 use crate::error::{Error, Result};
 use crate::handler::{Factory, Handler};
+use crate::proxy::ProxyProtocol;
 use crate::transport;
 
 /// One listening socket of a server: where it listens, and optionally the
@@ -60,6 +61,14 @@ pub struct Listener {
     #[cfg(unix)]
     mode: Option<u32>,
     factory: Option<Factory>,
+    proxy: Option<ProxyProtocol>,
+}
+
+/// What [`Listener::open`] makes: the socket and what its connections get.
+pub(crate) struct Opened {
+    pub(crate) listener: transport::Listener,
+    pub(crate) factory: Option<Factory>,
+    pub(crate) proxy: Option<ProxyProtocol>,
 }
 
 enum Source {
@@ -85,6 +94,7 @@ impl fmt::Debug for Listener {
         #[cfg(unix)]
         d.field("mode", &self.mode);
         d.field("handler", &self.factory.as_ref().map(|_| "custom"))
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -96,6 +106,7 @@ impl Listener {
             #[cfg(unix)]
             mode: None,
             factory: None,
+            proxy: None,
         }
     }
 
@@ -167,6 +178,45 @@ impl Listener {
         self
     }
 
+    /// Every connection must start with a PROXY protocol header (v1 or v2)
+    /// from a load balancer: see [`ProxyProtocol`] for what is checked and
+    /// what the handler sees. Default: off (no header expected; one sent is
+    /// handed to the handler as data).
+    ///
+    /// With TLS the header comes first, before the handshake, as balancers
+    /// send it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Listener, ProxyProtocol};
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), netecho::Error> {
+    /// let listener = Listener::tcp(([127, 0, 0, 1], 0)).proxy_protocol(
+    ///     ProxyProtocol::required()
+    ///         .trust("10.0.0.0/8".parse()?)
+    ///         .trust("fd00::/8".parse()?)
+    ///         .header_timeout(Duration::from_secs(3)),
+    /// );
+    /// # let _ = listener;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy_protocol(mut self, proxy: ProxyProtocol) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Whether this is a Unix-domain socket listener (created or handed in).
+    pub fn is_unix(&self) -> bool {
+        match &self.source {
+            Source::Tcp(_) | Source::TcpStd(_) => false,
+            #[cfg(unix)]
+            Source::Unix(_) | Source::UnixStd(..) => true,
+        }
+    }
+
     /// The address to name in an error about this listener.
     fn describe(&self) -> Addr {
         match &self.source {
@@ -188,11 +238,7 @@ impl Listener {
 
     /// Creates (or adopts) the socket: the listener and its factory, if it
     /// has its own.
-    pub(crate) fn open(
-        self,
-        options: &TcpOptions,
-        several: bool,
-    ) -> Result<(transport::Listener, Option<Factory>)> {
+    pub(crate) fn open(self, options: &TcpOptions, several: bool) -> Result<Opened> {
         let addr = self.describe();
         let bind_err = |source| Error::Bind {
             addr: addr.clone(),
@@ -226,7 +272,11 @@ impl Listener {
                 transport::Listener::unix(std, None, at).map_err(bind_err)?
             }
         };
-        Ok((listener, self.factory))
+        Ok(Opened {
+            listener,
+            factory: self.factory,
+            proxy: self.proxy,
+        })
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Acquire;
+use std::time::Instant;
 
 use crate::addr::Addr;
 use crate::config::{Config, TcpOptions};
@@ -80,14 +81,16 @@ impl TcpServer {
         let several = listeners.len() > 1;
         let mut bound = Vec::with_capacity(listeners.len());
         let mut factories = Vec::with_capacity(listeners.len());
+        let mut proxies = Vec::with_capacity(listeners.len());
         for listener in listeners {
             // On error, `bound` is dropped: nothing stays bound.
-            let (listener, own) = listener.open(&options, several)?;
-            bound.push(listener);
-            factories.push(own.unwrap_or_else(|| Arc::clone(&factory)));
+            let opened = listener.open(&options, several)?;
+            bound.push(opened.listener);
+            factories.push(opened.factory.unwrap_or_else(|| Arc::clone(&factory)));
+            proxies.push(opened.proxy.map(Arc::new));
         }
         let on_shutdown = notify.then(stopping_hook).flatten();
-        let (shared, workers) = driver::prepare(config, bound, factories, on_shutdown)?;
+        let (shared, workers) = driver::prepare(config, bound, factories, proxies, on_shutdown)?;
         Ok(TcpServer {
             owner: Arc::new(Owner(Arc::clone(&shared))),
             shared,
@@ -297,4 +300,162 @@ impl ServerHandle {
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }
+
+    /// Stops accepting: the listening sockets stay bound and open, so new
+    /// connections wait in the kernel's backlog (and are refused or dropped
+    /// by the kernel once it is full) until [`resume`](Self::resume).
+    /// Connections already open are served as usual. Returns at once; the
+    /// acceptor follows within one turn of its event loop.
+    ///
+    /// A paused port still completes TCP handshakes (the kernel does), so a
+    /// balancer's plain TCP health check still passes: to take a server out
+    /// of rotation, fail its health check another way first (see
+    /// [`drain`](Self::drain)).
+    pub fn pause(&self) {
+        self.shared.set_paused(true);
+    }
+
+    /// Accepts again after [`pause`](Self::pause), starting with the
+    /// connections that waited in the backlog.
+    pub fn resume(&self) {
+        self.shared.set_paused(false);
+    }
+
+    /// Whether accepting is paused ([`pause`](Self::pause), [`drain`](Self::drain)).
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Acquire)
+    }
+
+    /// Stops accepting (as [`pause`](Self::pause)) and waits until every
+    /// connection has closed on its own or `deadline` has passed, whichever
+    /// comes first; says which. Connections are not told anything: they
+    /// finish their work (a long transfer completes byte for byte). Call
+    /// [`shutdown`](Self::shutdown) afterwards to close what is left and
+    /// stop, or [`resume`](Self::resume) to serve again.
+    ///
+    /// The rolling restart behind a load balancer, one instance at a time:
+    ///
+    /// 1. take the instance out of rotation: fail its health check (a
+    ///    health endpoint that answers "down", HAProxy's `agent-check`, or
+    ///    `set server BACKEND/NAME state drain` on its admin socket), and
+    ///    wait for the balancer to notice (its check interval times its
+    ///    `fall` count);
+    /// 2. `drain(Instant::now() + grace)`: no new connections, the open ones
+    ///    finish;
+    /// 3. `shutdown()` then `join()`; start the new version; it passes its
+    ///    health check and takes traffic again.
+    ///
+    /// To replace the process without a gap at all, see
+    /// `ServerHandle::upgrade` (Unix, feature `systemd`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Drained, TcpServer};
+    /// use std::io::{Read, Write};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TcpServer::builder().port(0).spawn()?;
+    /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    /// client.write_all(b"hi")?;
+    /// client.read_exact(&mut [0; 2])?;
+    /// // The client stays: the deadline passes with it open.
+    /// let soon = Instant::now() + Duration::from_millis(50);
+    /// assert_eq!(server.drain(soon), Drained::DeadlinePassed { open: 1 });
+    /// drop(client);
+    /// let later = Instant::now() + Duration::from_secs(10);
+    /// assert_eq!(server.drain(later), Drained::AllClosed);
+    /// server.shutdown();
+    /// server.join()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn drain(&self, deadline: Instant) -> Drained {
+        self.pause();
+        match self.shared.wait_idle(deadline) {
+            0 => Drained::AllClosed,
+            open => Drained::DeadlinePassed { open },
+        }
+    }
+
+    /// Connections open now, per listener, in the listeners' order (as
+    /// [`local_addrs`](Self::local_addrs)); their sum is
+    /// [`Stats::active`].
+    pub fn listener_connections(&self) -> Vec<usize> {
+        self.shared
+            .listener_active
+            .iter()
+            .map(|n| n.load(Acquire))
+            .collect()
+    }
+}
+
+#[cfg(all(unix, feature = "systemd"))]
+impl ServerHandle {
+    /// Upgrades in place: starts `command` (the new binary, or this one
+    /// again) with this server's listening sockets, the very same sockets
+    /// with their accept queues, and waits until it says it serves; then
+    /// returns its [`Child`](std::process::Child). Unix, feature `systemd`.
+    ///
+    /// The successor takes the sockets with
+    /// [`systemd::listeners`](crate::systemd::listeners) and must say it is
+    /// ready with [`systemd_notify(true)`](crate::TcpServerBuilder::systemd_notify)
+    /// (`READY=1` on the `NOTIFY_SOCKET` this sets for it). Both processes
+    /// accept from the one queue until this one stops: then finish with
+    /// [`drain`](Self::drain) (connections open here finish here) and
+    /// [`shutdown`](Self::shutdown). Not a connection is refused or reset on
+    /// the way, which `SO_REUSEPORT` alone cannot promise (Linux resets what
+    /// waits in a closed listener's own queue). Socket files of Unix
+    /// listeners are left to the successor when this server stops.
+    ///
+    /// The `echo` example does this on `SIGUSR2`, as nginx does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Upgrade`](crate::Error::Upgrade) if the sockets cannot be
+    /// handed over, the command cannot start, or it exits or stays silent
+    /// for `timeout` (it is then killed). This server goes on serving either
+    /// way.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use netecho::TcpServer;
+    /// use std::process::Command;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TcpServer::builder().port(7007).spawn()?;
+    /// // ... on SIGUSR2:
+    /// let mut successor = Command::new(std::env::current_exe()?);
+    /// successor.args(std::env::args_os().skip(1));
+    /// let child = server.upgrade(successor, Duration::from_secs(30))?;
+    /// println!("successor pid {}", child.id());
+    /// server.drain(Instant::now() + Duration::from_secs(60));
+    /// server.shutdown();
+    /// server.join()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn upgrade(
+        &self,
+        command: std::process::Command,
+        timeout: std::time::Duration,
+    ) -> Result<std::process::Child> {
+        crate::upgrade::start_successor(&self.shared, command, timeout)
+    }
+}
+
+/// How [`ServerHandle::drain`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Drained {
+    /// Every connection closed before the deadline.
+    AllClosed,
+    /// The deadline passed with connections still open.
+    DeadlinePassed {
+        /// How many were open then.
+        open: usize,
+    },
 }

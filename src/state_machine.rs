@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::context::{Conn, Endpoints, TimerRequest};
 use crate::handle::{Command, ConnState};
 use crate::handler::{CloseReason, Handler};
+use crate::proxy::{self, Parsed, ProxyProtocol};
 use crate::stats::{Counters, bump};
 
 /// Reads done for one readiness event before the connection yields to others.
@@ -48,6 +49,19 @@ pub(crate) trait Stream: Read + Write {
 
     /// Makes the coming close a reset (RST) that drops unsent data.
     fn abort(&mut self) -> io::Result<()>;
+
+    /// Copies what the peer sent into `buf` without consuming it
+    /// (`recv(MSG_PEEK)`), from the socket itself, below any protocol of
+    /// the stream: for a preamble (the PROXY protocol header) that comes
+    /// before everything else, a TLS handshake included.
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Consumes bytes that [`peek`](Stream::peek) showed, into `buf`, from
+    /// the socket itself. A stream with a protocol of its own (TLS) reads
+    /// its socket here, not through the protocol.
+    fn consume_peeked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
 }
 
 /// What the driver does next with a connection.
@@ -105,6 +119,14 @@ pub(crate) struct Connection<S> {
     /// The driver saw the peer's EOF (or an error) announced: reads go on
     /// until they return it, whatever their size.
     hup: bool,
+    /// The preamble (a PROXY header, if the listener wants one) is over and
+    /// the handler was told `on_open`.
+    opened: bool,
+    /// The listener's PROXY protocol settings while the header is awaited;
+    /// `None` once it came (or on a listener without the protocol).
+    proxy: Option<Arc<ProxyProtocol>>,
+    /// When an awaited PROXY header times out.
+    preamble_deadline: Option<Instant>,
 }
 
 impl<S: Stream> Connection<S> {
@@ -137,7 +159,22 @@ impl<S: Stream> Connection<S> {
             drain_wanted: false,
             more_to_read: false,
             hup: false,
+            opened: false,
+            proxy: None,
+            preamble_deadline: None,
         }
+    }
+
+    /// The connection must start with a PROXY protocol header, read before
+    /// the handler hears of the connection.
+    pub(crate) fn with_proxy(mut self, proxy: Option<Arc<ProxyProtocol>>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// The listener the connection came in on (its index).
+    pub(crate) fn listener(&self) -> usize {
+        self.endpoints.listener
     }
 
     /// The readiness event announced the peer's EOF or an error: the next
@@ -178,13 +215,113 @@ impl<S: Stream> Connection<S> {
         self.pending.len()
     }
 
-    /// The connection just opened: tells the handler.
+    /// The connection just opened, or its preamble may have come: once the
+    /// preamble (if any) is over, tells the handler.
     pub(crate) fn open(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            match self.preamble(io) {
+                Ok(true) => {}
+                Ok(false) => return Step::Open,
+                Err(reason) => return Step::Close(reason),
+            }
+            self.opened = true;
+            self.last_read = io.now;
+        }
         self.callback(io, |h, c| h.on_open(c))
+    }
+
+    /// Reads the PROXY protocol header, if the listener wants one:
+    /// `Ok(true)` once over (at once without one), `Ok(false)` while it
+    /// waits for more bytes, `Err` to close.
+    ///
+    /// The header is peeked into the worker's read buffer, so the connection
+    /// holds no buffer while it waits, and consumed with one read of its
+    /// exact length: what follows it stays in the socket for the handler.
+    fn preamble(&mut self, io: &mut Io<'_>) -> Result<bool, CloseReason> {
+        let Some(settings) = self.proxy.as_deref() else {
+            return Ok(true);
+        };
+        if self.preamble_deadline.is_none() {
+            if !settings.trusts(&self.endpoints.peer) {
+                bump(&io.counters.proxy_untrusted, 1);
+                log::debug!(
+                    "closing the connection from {}: not a trusted PROXY protocol peer",
+                    self.endpoints.peer
+                );
+                return Err(CloseReason::ProxyRejected);
+            }
+            self.preamble_deadline = Some(
+                io.now
+                    .checked_add(settings.timeout())
+                    .unwrap_or(io.now + DRAIN_TIMEOUT),
+            );
+        }
+        let limit = settings.peek_limit().min(io.buf.len());
+        let parsed = loop {
+            match self.stream.peek(&mut io.buf[..limit]) {
+                Ok(0) => return Err(CloseReason::PeerClosed),
+                Ok(n) => break proxy::parse(&io.buf[..n], limit, &self.endpoints.peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CloseReason::from_io(&e)),
+            }
+        };
+        let (len, header) = match parsed {
+            Parsed::Done { len, header } => (len, header),
+            Parsed::Incomplete if !self.hup => return Ok(false),
+            Parsed::Incomplete => {
+                bump(&io.counters.proxy_malformed, 1);
+                log::debug!(
+                    "closing the connection from {}: EOF inside its PROXY header",
+                    self.endpoints.peer
+                );
+                return Err(CloseReason::ProxyRejected);
+            }
+            Parsed::Invalid(why) => {
+                bump(&io.counters.proxy_malformed, 1);
+                log::debug!("closing the connection from {}: {why}", self.endpoints.peer);
+                return Err(CloseReason::ProxyRejected);
+            }
+        };
+        let mut taken = 0;
+        while taken < len {
+            match self.stream.consume_peeked(&mut io.buf[taken..len]) {
+                Ok(0) => return Err(CloseReason::PeerClosed),
+                Ok(n) => taken += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CloseReason::from_io(&e)),
+            }
+        }
+        bump(&io.counters.bytes_read, len as u64);
+        bump(&io.counters.proxy_headers, 1);
+        if let Some(client) = header.source() {
+            log::debug!(
+                "connection from {} is for {client} (PROXY v{})",
+                self.endpoints.peer,
+                header.version()
+            );
+            self.endpoints.peer = client.clone();
+        }
+        self.endpoints.proxy = Some(Box::new(header));
+        self.proxy = None;
+        self.preamble_deadline = None;
+        Ok(true)
     }
 
     /// The socket may have bytes to read.
     pub(crate) fn readable(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            let step = self.open(io);
+            if !self.opened {
+                return step;
+            }
+            if step != Step::Open {
+                // Bytes after the header wait in the socket: read them after
+                // the other connections.
+                self.more_to_read = matches!(step, Step::Yield);
+                return step;
+            }
+        }
         if let Some(reason) = self.closing {
             return if self.fin_sent {
                 self.drain(io, reason)
@@ -316,7 +453,7 @@ impl<S: Stream> Connection<S> {
 
     /// The socket may take more output.
     pub(crate) fn writable(&mut self, io: &mut Io<'_>) -> Step {
-        if self.pending.is_empty() {
+        if !self.opened || self.pending.is_empty() {
             return Step::Open;
         }
         if let Err(e) = self.flush(io.now, io.counters) {
@@ -341,6 +478,10 @@ impl<S: Stream> Connection<S> {
 
     /// The server is shutting down: finish writing, then close gracefully.
     pub(crate) fn shutdown(&mut self, io: &mut Io<'_>) -> Step {
+        if !self.opened {
+            // A preamble in progress is dropped: the handler never saw it.
+            return Step::Close(CloseReason::Shutdown);
+        }
         if self.closing.is_none() {
             self.closing = Some(CloseReason::Shutdown);
         }
@@ -350,6 +491,7 @@ impl<S: Stream> Connection<S> {
     /// The earliest time [`on_timer`](Self::on_timer) has something to do.
     pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
         [
+            self.preamble_deadline,
             self.drain_deadline(),
             self.write_deadline(config),
             self.timer_deadline(),
@@ -372,6 +514,14 @@ impl<S: Stream> Connection<S> {
     pub(crate) fn on_timer(&mut self, io: &mut Io<'_>) -> Step {
         let now = io.now;
         let due = |at: Option<Instant>| at.filter(|&at| at <= now);
+        if due(self.preamble_deadline).is_some() {
+            bump(&io.counters.proxy_timeouts, 1);
+            log::debug!(
+                "closing the connection from {}: no PROXY header in time",
+                self.endpoints.peer
+            );
+            return Step::Close(CloseReason::ProxyTimeout);
+        }
         let mut timer_done = false;
         let mut idle_done = false;
         loop {
@@ -449,6 +599,10 @@ impl<S: Stream> Connection<S> {
 
     /// The connection is removed: tells the handler, then closes the socket.
     pub(crate) fn finish(mut self, reason: CloseReason, counters: &Counters) {
+        if !self.opened {
+            // The handler never heard of the connection.
+            return;
+        }
         let handler = &mut self.handler;
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))) {
             bump(&counters.handler_panics, 1);
@@ -461,7 +615,11 @@ impl<S: Stream> Connection<S> {
     }
 
     fn idle_applies(&self) -> bool {
-        self.closing.is_none() && !self.read_closed && !self.read_paused && !self.user_paused
+        self.opened
+            && self.closing.is_none()
+            && !self.read_closed
+            && !self.read_paused
+            && !self.user_paused
     }
 
     fn callback(&mut self, io: &mut Io<'_>, f: impl FnOnce(&mut dyn Handler, &mut Conn)) -> Step {

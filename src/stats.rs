@@ -37,6 +37,18 @@ pub struct Stats {
     pub handler_panics: u64,
     /// Errors from `accept` (out of file descriptors, aborted connections...).
     pub accept_errors: u64,
+    /// PROXY protocol headers taken (see [`ProxyProtocol`](crate::ProxyProtocol)).
+    pub proxy_headers: u64,
+    /// Connections closed before any header because the peer is not in the
+    /// listener's trusted networks.
+    pub proxy_untrusted: u64,
+    /// Connections closed because they did not start with a valid PROXY
+    /// header (not one, malformed, over the size bound, or cut short by the
+    /// peer's EOF).
+    pub proxy_malformed: u64,
+    /// Connections closed because no complete PROXY header came within the
+    /// header timeout.
+    pub proxy_timeouts: u64,
 }
 
 /// One worker's counters. Only that worker writes them, so an update is a
@@ -55,6 +67,10 @@ pub(crate) struct Counters {
     pub(crate) write_timeouts: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
+    pub(crate) proxy_headers: AtomicU64,
+    pub(crate) proxy_untrusted: AtomicU64,
+    pub(crate) proxy_malformed: AtomicU64,
+    pub(crate) proxy_timeouts: AtomicU64,
 }
 
 /// Adds `n` to a counter that only the calling thread writes.
@@ -83,6 +99,10 @@ impl Stats {
             s.write_timeouts += c.write_timeouts.load(Relaxed);
             s.handler_panics += c.handler_panics.load(Relaxed);
             s.accept_errors += c.accept_errors.load(Relaxed);
+            s.proxy_headers += c.proxy_headers.load(Relaxed);
+            s.proxy_untrusted += c.proxy_untrusted.load(Relaxed);
+            s.proxy_malformed += c.proxy_malformed.load(Relaxed);
+            s.proxy_timeouts += c.proxy_timeouts.load(Relaxed);
         }
         s
     }

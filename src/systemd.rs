@@ -100,6 +100,16 @@ pub(crate) fn stopping() {
 fn notify(state: sd_notify::NotifyState<'_>, text: &str) {
     match sd_notify::notify(&[state]) {
         Ok(()) => log::debug!("told the service manager {text}"),
+        // Nobody listens any more (a predecessor's upgrade socket, gone
+        // with it): nothing to report.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            log::debug!("no service manager to tell {text}: {e}")
+        }
         Err(e) => log::warn!("failed to tell the service manager {text}: {e}"),
     }
 }

@@ -24,6 +24,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use crate::config::Config;
 use crate::context::{Conn, Endpoints};
 use crate::handle::{Push, Route};
 use crate::handler::{CloseReason, Handler};
+use crate::proxy::ProxyProtocol;
 use crate::state_machine::{Connection, Io, Step, Stream};
 use crate::stats::Counters;
 
@@ -104,6 +106,23 @@ impl Stream for MemStream {
     fn abort(&mut self) -> io::Result<()> {
         Ok(())
     }
+
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.reset {
+            return Err(io::ErrorKind::ConnectionReset.into());
+        }
+        let left = &self.input[self.input_read..];
+        if left.is_empty() {
+            return if self.eof {
+                Ok(0)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+        }
+        let n = left.len().min(buf.len());
+        buf[..n].copy_from_slice(&left[..n]);
+        Ok(n)
+    }
 }
 
 /// How the connection ended.
@@ -119,6 +138,7 @@ enum End {
 #[must_use]
 pub struct HarnessBuilder {
     endpoints: Endpoints,
+    proxy: Option<Arc<ProxyProtocol>>,
     window: usize,
     config: Config,
 }
@@ -147,6 +167,15 @@ impl HarnessBuilder {
     /// socket's). Default: none.
     pub fn peer_cred(mut self, cred: Option<PeerCred>) -> Self {
         self.endpoints.peer_cred = cred;
+        self
+    }
+
+    /// The connection must start with a PROXY protocol header, as on a
+    /// listener with [`Listener::proxy_protocol`](crate::Listener::proxy_protocol):
+    /// `on_open` waits for it, and [`peer_addr`](HarnessBuilder::peer_addr)
+    /// plays the balancer. Default: off.
+    pub fn proxy_protocol(mut self, proxy: ProxyProtocol) -> Self {
+        self.proxy = Some(Arc::new(proxy));
         self
     }
 
@@ -185,14 +214,10 @@ impl HarnessBuilder {
         };
         let route = Route { tx, waker: None };
         let mut harness = Harness {
-            conn: Some(Connection::new(
-                stream,
-                self.endpoints,
-                Box::new(handler),
-                now,
-                0,
-                0,
-            )),
+            conn: Some(
+                Connection::new(stream, self.endpoints, Box::new(handler), now, 0, 0)
+                    .with_proxy(self.proxy),
+            ),
             scratch: Conn::new(route, self.config.write_buffer_limit, now),
             buf: vec![0; 64 * 1024],
             counters: Counters::default(),
@@ -250,7 +275,9 @@ impl Harness {
                 local: Addr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 7))),
                 listener: 0,
                 peer_cred: None,
+                proxy: None,
             },
+            proxy: None,
             window: 256 * 1024,
             config,
         }

@@ -16,46 +16,9 @@ use std::time::{Duration, Instant};
 
 use util::{TIMEOUT, TestResult, assert_echo, connect};
 
-/// The `echo` example's binary. `cargo test` builds the examples (without
-/// copying them to `examples/echo`, as `cargo build --example echo` does), so
-/// look for both names next to this test's own binary, and take the newest
-/// that answers `--version` as the example does.
+/// The `echo` example's binary (see [`util::example`]).
 fn echo_example() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/deps/example_echo-HASH -> target/<profile>/examples/
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("no target directory")?
-        .join("examples");
-    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            name == "echo"
-                || name
-                    .strip_prefix("echo-")
-                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
-        })
-        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
-        .collect();
-    candidates.sort();
-    for (_, path) in candidates.into_iter().rev() {
-        let answers = Command::new(&path)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"netecho "));
-        if answers {
-            return Ok(path);
-        }
-    }
-    Err(format!(
-        "no echo example in {}: run the whole `cargo test` (it builds the examples) or `cargo build --example echo` first",
-        dir.display()
-    ))
+    util::example("echo")
 }
 
 /// Waits for `child` to exit, at most [`TIMEOUT`] (then kills it).

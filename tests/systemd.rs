@@ -6,6 +6,8 @@
 //! [`CHILD`] set, selecting the ignored `child` test), since socket
 //! activation and `NOTIFY_SOCKET` are per process.
 #![cfg(unix)]
+// Without the `systemd` feature the tests only say they are skipped.
+#![cfg_attr(not(feature = "systemd"), allow(unused_imports, dead_code))]
 
 mod util;
 

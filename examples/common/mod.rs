@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use netecho::{Handler, Listener, TcpServer};
+use netecho::{Cidr, Handler, Listener, ProxyProtocol, ServerHandle, TcpServer};
 
 /// What one `--bind` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +89,37 @@ pub struct ServerArgs {
     /// long, e.g. `30s`; `0s` turns it off.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub write_timeout: Duration,
+    /// Require a PROXY protocol header (v1 or v2, from a load balancer) on
+    /// every TCP listener: the handler sees the client's address from it.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+    /// A network whose peers may send PROXY headers, repeatable, e.g.
+    /// `10.0.0.0/8`; others are closed [default: every peer may].
+    #[arg(long, value_name = "CIDR", requires = "proxy_protocol")]
+    pub proxy_trust: Vec<Cidr>,
+    /// After an upgrade in place (SIGUSR2), how long the old process lets its
+    /// connections finish before it closes them, e.g. `60s`.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+impl ServerArgs {
+    /// The PROXY protocol settings the flags ask for, if any.
+    pub fn proxy(&self) -> Option<ProxyProtocol> {
+        self.proxy_protocol.then(|| {
+            self.proxy_trust
+                .iter()
+                .fold(ProxyProtocol::required(), |p, net| p.trust(*net))
+        })
+    }
+
+    /// `listener` with the PROXY protocol if asked (TCP listeners only).
+    fn with_proxy(&self, listener: Listener) -> Listener {
+        match self.proxy() {
+            Some(proxy) if !listener.is_unix() => listener.proxy_protocol(proxy),
+            _ => listener,
+        }
+    }
 }
 
 /// Exit status after a second SIGINT or SIGTERM cut a graceful shutdown
@@ -135,14 +166,13 @@ where
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = TcpServer::builder();
     if std::env::var_os("LISTEN_FDS").is_some() {
-        builder = add_handed_in(builder)?;
+        builder = add_handed_in(builder, args)?;
     } else if args.binds.is_empty() {
-        builder = builder
-            .host(args.host)
-            .port(args.port.unwrap_or(default_port));
+        let addr = SocketAddr::new(args.host, args.port.unwrap_or(default_port));
+        builder = builder.listener(args.with_proxy(Listener::tcp(addr)));
     } else {
         for bind in &args.binds {
-            builder = builder.listener(listener(bind, args.unix_mode)?);
+            builder = builder.listener(args.with_proxy(listener(bind, args.unix_mode)?));
         }
     }
     builder = builder
@@ -176,9 +206,68 @@ where
             std::process::exit(FORCED_EXIT);
         }
     })?;
+    #[cfg(unix)]
+    upgrade_on_sigusr2(handle.clone(), args.drain_timeout)?;
     server.run()?;
     log::info!("{:?}", handle.stats());
     Ok(())
+}
+
+/// On SIGUSR2 (nginx's signal for a binary upgrade): starts this program
+/// again (its binary as it is on disk now) with the listening sockets,
+/// prints `successor pid N` once the successor serves, lets the open
+/// connections finish (up to `drain`), and stops. A failed upgrade is
+/// reported on stderr and the server serves on.
+#[cfg(unix)]
+fn upgrade_on_sigusr2(handle: ServerHandle, drain: Duration) -> Result<(), Box<dyn Error>> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR2])?;
+    std::thread::Builder::new()
+        .name("upgrade".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match upgrade(&handle, drain) {
+                    Ok(()) => return,
+                    Err(e) => {
+                        use std::io::Write;
+                        let _ = writeln!(std::io::stderr(), "upgrade failed, serving on: {e}");
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
+#[cfg(all(unix, feature = "systemd"))]
+fn upgrade(handle: &ServerHandle, drain: Duration) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("no path to this program: {e}"))?;
+    // Linux names a replaced binary `PATH (deleted)`: run the new one.
+    let exe = match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => exe,
+    };
+    let mut command = std::process::Command::new(exe);
+    command.args(std::env::args_os().skip(1));
+    let child = handle
+        .upgrade(command, Duration::from_secs(30))
+        .map_err(|e| e.report().to_string())?;
+    // Not println!/eprintln!: they panic once the pipe is gone, and this
+    // thread must go on to drain and stop whoever reads.
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "successor pid {}", child.id());
+    let _ = writeln!(
+        std::io::stderr(),
+        "upgraded: draining connections for up to {}",
+        humantime::format_duration(drain)
+    );
+    let drained = handle.drain(std::time::Instant::now() + drain);
+    log::info!("drained: {drained:?}");
+    handle.shutdown();
+    Ok(())
+}
+
+#[cfg(all(unix, not(feature = "systemd")))]
+fn upgrade(_handle: &ServerHandle, _drain: Duration) -> Result<(), String> {
+    Err("upgrading in place needs a build with `--features systemd`".into())
 }
 
 /// The listener for one `--bind`.
@@ -201,9 +290,10 @@ fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Err
 #[cfg(all(unix, feature = "systemd"))]
 fn add_handed_in(
     mut builder: netecho::TcpServerBuilder,
+    args: &ServerArgs,
 ) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
     for (_name, listener) in netecho::systemd::listeners()? {
-        builder = builder.listener(listener);
+        builder = builder.listener(args.with_proxy(listener));
     }
     Ok(builder.systemd_notify(true))
 }
@@ -211,6 +301,7 @@ fn add_handed_in(
 #[cfg(not(all(unix, feature = "systemd")))]
 fn add_handed_in(
     _builder: netecho::TcpServerBuilder,
+    _args: &ServerArgs,
 ) -> Result<netecho::TcpServerBuilder, Box<dyn Error>> {
     Err(
         "LISTEN_FDS is set but this build has no systemd support: build with `--features systemd`"

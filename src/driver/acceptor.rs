@@ -42,6 +42,9 @@ pub(crate) struct Acceptor {
     at_limit: bool,
     last_warn: Option<Instant>,
     suppressed: u64,
+    /// Accepting paused by [`Shared::paused`]: the listeners are
+    /// deregistered, their backlogs fill.
+    paused: bool,
 }
 
 impl Acceptor {
@@ -55,6 +58,7 @@ impl Acceptor {
             at_limit: false,
             last_warn: None,
             suppressed: 0,
+            paused: false,
         }
     }
 
@@ -68,10 +72,28 @@ impl Acceptor {
 
     /// Deregisters and closes every listener (a Unix socket file the server
     /// created is removed).
-    pub(crate) fn close(mut self, registry: &Registry) {
-        for listener in &mut self.listeners {
-            if let Err(e) = registry.deregister(listener) {
-                log::debug!("failed to deregister a listener: {e}");
+    pub(crate) fn close(mut self, registry: &Registry, shared: &Shared) {
+        #[cfg(unix)]
+        {
+            // The copies kept for a successor go with the listeners.
+            shared
+                .handover
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+            if shared.handed_over.load(Acquire) {
+                self.listeners
+                    .iter_mut()
+                    .for_each(Listener::keep_socket_file);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = shared;
+        if !self.paused {
+            for listener in &mut self.listeners {
+                if let Err(e) = registry.deregister(listener) {
+                    log::debug!("failed to deregister a listener: {e}");
+                }
             }
         }
     }
@@ -91,7 +113,42 @@ impl Acceptor {
 
     /// Whether an accept should run without waiting for an event.
     pub(crate) fn wants_to_run(&self) -> bool {
-        self.paused_until.is_none() && !self.at_limit && self.ready.iter().any(|r| *r)
+        self.paused_until.is_none()
+            && !self.at_limit
+            && !self.paused
+            && self.ready.iter().any(|r| *r)
+    }
+
+    /// Follows [`Shared::paused`]: deregisters the listeners when paused (the
+    /// ports stay bound; new connections wait in the backlogs), registers
+    /// them again on resume and accepts what waited.
+    pub(crate) fn follow_pause(&mut self, registry: &Registry, shared: &Shared) {
+        let paused = shared.paused.load(Acquire);
+        if paused == self.paused {
+            return;
+        }
+        self.paused = paused;
+        for (i, listener) in self.listeners.iter_mut().enumerate() {
+            let result = if paused {
+                registry.deregister(listener)
+            } else {
+                registry.register(listener, Token(LISTENER_BASE - i), Interest::READABLE)
+            };
+            if let Err(e) = result {
+                log::warn!(
+                    "failed to (de)register the listener on {}: {e}",
+                    listener.local_addr()
+                );
+            }
+        }
+        shared.pause_followed(paused);
+        if paused {
+            log::info!("paused accepting on {}", self.describe(shared));
+        } else {
+            // Edge-triggered: what waited raised its event while deregistered.
+            self.ready.iter_mut().for_each(|r| *r = true);
+            log::info!("resumed accepting on {}", self.describe(shared));
+        }
     }
 
     /// When a back-off pause ends.
@@ -131,7 +188,7 @@ impl Acceptor {
                 continue;
             }
             for _ in 0..ACCEPT_BUDGET {
-                if self.paused_until.is_some() || self.at_limit {
+                if self.paused_until.is_some() || self.at_limit || self.paused {
                     return;
                 }
                 if shared.active.load(Acquire) >= shared.config.max_connections {
@@ -147,6 +204,7 @@ impl Acceptor {
                     Ok(accepted) => {
                         self.backoff = ACCEPT_BACKOFF_MIN;
                         shared.active.fetch_add(1, AcqRel);
+                        shared.listener_active[i].fetch_add(1, AcqRel);
                         bump(&counters.accepted, 1);
                         let target = self.next_worker;
                         self.next_worker = (target + 1) % workers;
@@ -156,6 +214,7 @@ impl Acceptor {
                         };
                         if !deliver(target, conn) {
                             bump(&counters.closed, 1);
+                            shared.listener_active[i].fetch_sub(1, AcqRel);
                             release();
                         }
                     }

@@ -12,8 +12,9 @@ use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use mio::{Poll, Token, Waker};
 
@@ -22,6 +23,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::handle::{Push, Wake};
 use crate::handler::Factory;
+use crate::proxy::ProxyProtocol;
 use crate::stats::{Counters, Stats};
 use crate::transport::{Accepted, Listener};
 
@@ -58,12 +60,40 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// One handler factory per listener, in the listeners' order.
     pub(crate) factories: Vec<Factory>,
+    /// Per listener: the PROXY protocol settings, if it requires a header.
+    pub(crate) proxies: Vec<Option<Arc<ProxyProtocol>>>,
     /// Every listener's address, in the listeners' order.
     pub(crate) local_addrs: Vec<Addr>,
     pub(crate) remotes: Vec<Remote>,
     pub(crate) counters: Box<[Counters]>,
     /// Connections open now, for `max_connections`.
     pub(crate) active: AtomicUsize,
+    /// Per listener: connections open now. Written once per connection
+    /// (accept, close), never per message.
+    pub(crate) listener_active: Box<[AtomicUsize]>,
+    /// Accepting paused ([`ServerHandle::pause`](crate::ServerHandle::pause)):
+    /// worker 0 follows it.
+    pub(crate) paused: AtomicBool,
+    /// Per listener, a second descriptor of its socket, for a successor
+    /// process ([`ServerHandle::upgrade`]); emptied when the acceptor closes
+    /// the listeners.
+    #[cfg(unix)]
+    pub(crate) handover: Mutex<Vec<std::os::fd::OwnedFd>>,
+    /// The listening sockets were handed to a successor: their socket files
+    /// are its now.
+    pub(crate) handed_over: AtomicBool,
+    /// Threads waiting in [`wait_idle`](Shared::wait_idle): closes notify
+    /// `idle_cv` only while there are some.
+    idle_waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle_cv: Condvar,
+    /// Whether the acceptor has followed `paused` (deregistered its
+    /// listeners), for `set_paused` to wait on.
+    pause_followed: Mutex<bool>,
+    pause_cv: Condvar,
+    /// The thread that runs the acceptor (worker 0), which must not wait
+    /// for itself.
+    acceptor_thread: OnceLock<ThreadId>,
     /// Set once, by `shutdown` or by dropping the last handle.
     pub(crate) shutdown: AtomicBool,
     /// Set by worker 0 once the listeners are closed and nothing more is sent.
@@ -103,9 +133,11 @@ pub(crate) fn prepare(
     config: Config,
     listeners: Vec<Listener>,
     factories: Vec<Factory>,
+    proxies: Vec<Option<Arc<ProxyProtocol>>>,
     on_begin_shutdown: Option<Box<dyn Fn() + Send + Sync>>,
 ) -> Result<(Arc<Shared>, Vec<Seed>)> {
-    let local_addrs = listeners.iter().map(|l| l.local_addr().clone()).collect();
+    let local_addrs: Vec<Addr> = listeners.iter().map(|l| l.local_addr().clone()).collect();
+    let local_addrs_len = local_addrs.len();
     let mut polls = Vec::with_capacity(config.workers);
     let mut remotes = Vec::with_capacity(config.workers);
     let mut inboxes = Vec::with_capacity(config.workers);
@@ -123,6 +155,12 @@ pub(crate) fn prepare(
         });
         inboxes.push((conns_rx, pushes_rx));
     }
+    #[cfg(unix)]
+    let handover = listeners
+        .iter()
+        .map(Listener::dup)
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|source| Error::EventLoop { worker: 0, source })?;
     let mut acceptor = acceptor::Acceptor::new(listeners);
     acceptor
         .register(polls[0].registry())
@@ -132,9 +170,21 @@ pub(crate) fn prepare(
         running: AtomicUsize::new(config.workers),
         config,
         factories,
+        proxies,
         local_addrs,
         remotes,
         active: AtomicUsize::new(0),
+        listener_active: (0..local_addrs_len).map(|_| AtomicUsize::new(0)).collect(),
+        paused: AtomicBool::new(false),
+        #[cfg(unix)]
+        handover: Mutex::new(handover),
+        handed_over: AtomicBool::new(false),
+        idle_waiters: AtomicUsize::new(0),
+        idle_lock: Mutex::new(()),
+        idle_cv: Condvar::new(),
+        pause_followed: Mutex::new(false),
+        pause_cv: Condvar::new(),
+        acceptor_thread: OnceLock::new(),
         shutdown: AtomicBool::new(false),
         acceptor_closed: AtomicBool::new(false),
         done: Mutex::new(false),
@@ -172,6 +222,88 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Pauses or resumes accepting, and waits until the acceptor has
+    /// followed (unless called on the acceptor's own thread, from a handler,
+    /// or once the acceptor is closed).
+    pub(crate) fn set_paused(&self, paused: bool) {
+        if self.paused.swap(paused, AcqRel) != paused {
+            if let Err(e) = self.remotes[0].waker.wake() {
+                log::warn!("failed to wake the acceptor: {e}");
+            }
+        }
+        match self.acceptor_thread.get() {
+            // Not serving yet: the acceptor follows before its first accept.
+            None => return,
+            Some(&id) if id == std::thread::current().id() => return,
+            Some(_) => {}
+        }
+        let mut followed = self
+            .pause_followed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while *followed != paused && !self.acceptor_closed.load(Acquire) {
+            // The timeout only covers an acceptor closing meanwhile.
+            followed = self
+                .pause_cv
+                .wait_timeout(followed, Duration::from_millis(50))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// The acceptor now runs on this thread.
+    pub(crate) fn acceptor_started(&self) {
+        let _ = self.acceptor_thread.set(std::thread::current().id());
+    }
+
+    /// The acceptor has followed `paused`.
+    pub(crate) fn pause_followed(&self, paused: bool) {
+        *self
+            .pause_followed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = paused;
+        self.pause_cv.notify_all();
+    }
+
+    /// A connection closed: wakes the threads waiting for none to be open.
+    pub(crate) fn connection_closed(&self) {
+        if self.idle_waiters.load(Acquire) > 0 {
+            // Taking the lock orders this with a waiter between its check
+            // of `active` and its wait: no wake-up is lost.
+            drop(
+                self.idle_lock
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            self.idle_cv.notify_all();
+        }
+    }
+
+    /// Waits until no connection is open or `deadline` passed; returns how
+    /// many are open then.
+    pub(crate) fn wait_idle(&self, deadline: Instant) -> usize {
+        self.idle_waiters.fetch_add(1, AcqRel);
+        let mut guard = self
+            .idle_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let open = loop {
+            let open = self.active.load(Acquire);
+            let now = Instant::now();
+            if open == 0 || now >= deadline {
+                break open;
+            }
+            guard = self
+                .idle_cv
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        };
+        drop(guard);
+        self.idle_waiters.fetch_sub(1, AcqRel);
+        open
     }
 
     fn worker_exited(&self) {

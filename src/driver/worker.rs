@@ -33,6 +33,9 @@ struct Entry {
     conn: Connection<Stream>,
     /// The deadline of this connection's newest entry in the timer heap.
     timer_at: Option<Instant>,
+    /// When it opened, for the duration metric.
+    #[cfg(feature = "metrics")]
+    opened_at: Instant,
 }
 
 /// What a worker starts from: `Send`, unlike the worker itself (its
@@ -81,6 +84,8 @@ pub(crate) struct Worker {
     buf: Box<[u8]>,
     scratch: Conn,
     shutdown_deadline: Option<Instant>,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::WorkerMetrics,
 }
 
 impl Worker {
@@ -107,7 +112,7 @@ impl Worker {
             conns_rx: conns,
             pushes,
             wake: vec![false; shared.remotes.len()],
-            shared,
+            shared: Arc::clone(&shared),
             acceptor,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
@@ -117,12 +122,19 @@ impl Worker {
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             scratch,
             shutdown_deadline: None,
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::WorkerMetrics::new(&shared.local_addrs, Instant::now()),
         }
     }
 
     /// Runs the event loop until the server is shut down and every
     /// connection of this worker is closed.
     fn run(mut self) -> Result<()> {
+        if let Some(acc) = self.acceptor.as_mut() {
+            self.shared.acceptor_started();
+            // Paused before serving: no accept, even in the first batch.
+            acc.follow_pause(self.poll.registry(), &self.shared);
+        }
         let mut events = Events::with_capacity(1024);
         let mut now = Instant::now();
         loop {
@@ -183,6 +195,9 @@ impl Worker {
                 }
             }
             self.fire_timers(now);
+            #[cfg(feature = "metrics")]
+            self.metrics
+                .flush(&self.shared.counters[self.index], now, false);
             if let Some(deadline) = self.shutdown_deadline {
                 if now >= deadline {
                     self.force_close_all();
@@ -192,7 +207,12 @@ impl Worker {
                     // still in the inbox is here now.
                     match self.conns_rx.try_recv() {
                         Ok(conn) => self.register(conn, now),
-                        Err(_) => return Ok(()),
+                        Err(_) => {
+                            #[cfg(feature = "metrics")]
+                            self.metrics
+                                .flush(&self.shared.counters[self.index], now, true);
+                            return Ok(());
+                        }
                     }
                 }
             }
@@ -218,6 +238,8 @@ impl Worker {
         };
         earliest(self.timers.peek().map(|Reverse((t, _, _))| *t));
         earliest(self.acceptor.as_ref().and_then(Acceptor::paused_until));
+        #[cfg(feature = "metrics")]
+        earliest(self.metrics.due(&self.shared.counters[self.index]));
         at.map(|t| t.saturating_duration_since(now))
     }
 
@@ -315,6 +337,16 @@ impl Worker {
             }
             bump(&counters.closed, 1);
         }
+        if let Some(count) = self.shared.listener_active.get(entry.conn.listener()) {
+            count.fetch_sub(1, AcqRel);
+        }
+        #[cfg(feature = "metrics")]
+        self.metrics.closed(
+            entry.conn.listener(),
+            reason,
+            entry.opened_at,
+            Instant::now(),
+        );
         // Counters first, so that what `on_close` tells (a test, say) is
         // already in the stats.
         self.release_slot();
@@ -331,6 +363,7 @@ impl Worker {
     /// One connection fewer: wakes the acceptor if it waits at the limit.
     fn release_slot(&mut self) {
         let before = self.shared.active.fetch_sub(1, AcqRel);
+        self.shared.connection_closed();
         if before >= self.shared.config.max_connections && self.index != 0 {
             if let Err(e) = self.shared.remotes[0].waker.wake() {
                 log::warn!("failed to wake the acceptor: {e}");
@@ -384,6 +417,9 @@ impl Worker {
     /// edge-triggered, so connections left in a backlog raise no new event.
     fn resume_accepting(&mut self, now: Instant) {
         let shared = Arc::clone(&self.shared);
+        if let Some(acc) = self.acceptor.as_mut() {
+            acc.follow_pause(self.poll.registry(), &shared);
+        }
         if self
             .acceptor
             .as_mut()
@@ -402,6 +438,9 @@ impl Worker {
         let counters = &shared.counters[self.index];
         let Some(factory) = shared.factories.get(listener) else {
             bump(&counters.closed, 1);
+            if let Some(count) = shared.listener_active.get(listener) {
+                count.fetch_sub(1, AcqRel);
+            }
             self.release_slot();
             return;
         };
@@ -414,6 +453,7 @@ impl Worker {
                     panic_message(&*panic).escape_debug()
                 );
                 bump(&counters.closed, 1);
+                shared.listener_active[listener].fetch_sub(1, AcqRel);
                 self.release_slot();
                 return;
             }
@@ -428,6 +468,7 @@ impl Worker {
         {
             log::warn!("failed to register the connection from {peer}: {e}");
             bump(&counters.closed, 1);
+            shared.listener_active[listener].fetch_sub(1, AcqRel);
             self.release_slot();
             return;
         }
@@ -443,11 +484,17 @@ impl Worker {
             local: accepted.local,
             listener,
             peer_cred: accepted.peer_cred,
+            proxy: None,
         };
+        let proxy = shared.proxies.get(listener).cloned().flatten();
         slot.insert(Entry {
-            conn: Connection::new(stream, endpoints, handler, now, key, id),
+            conn: Connection::new(stream, endpoints, handler, now, key, id).with_proxy(proxy),
             timer_at: None,
+            #[cfg(feature = "metrics")]
+            opened_at: now,
         });
+        #[cfg(feature = "metrics")]
+        self.metrics.opened(listener);
         let shutting_down = self.shutdown_deadline.is_some();
         self.drive(key, now, |conn, io| match conn.open(io) {
             Step::Open if shutting_down => conn.shutdown(io),
@@ -462,7 +509,7 @@ impl Worker {
         if let Some(acc) = self.acceptor.take() {
             let shared = Arc::clone(&self.shared);
             let addrs = acc.describe(&shared).to_string();
-            acc.close(self.poll.registry());
+            acc.close(self.poll.registry(), &shared);
             log::info!("stopped accepting on {addrs}");
             self.shared.acceptor_closed.store(true, Release);
             for (i, remote) in self.shared.remotes.iter().enumerate() {

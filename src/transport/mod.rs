@@ -76,6 +76,14 @@ impl crate::state_machine::Stream for Stream {
             Stream::Unix(_) => Ok(()),
         }
     }
+
+    fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.peek(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => unix::peek(s, buf),
+        }
+    }
 }
 
 impl Source for Stream {
@@ -140,7 +148,7 @@ pub(crate) struct Listener {
     /// order): while the socket is open its file's inode cannot be reused,
     /// so the dev/inode check cannot mistake another file for ours.
     #[cfg(unix)]
-    _file: Option<unix::SocketFile>,
+    file: Option<unix::SocketFile>,
     kind: Kind,
     addr: Addr,
     /// `TCP_NODELAY` on accepted connections.
@@ -157,7 +165,7 @@ impl Listener {
             addr,
             nodelay,
             #[cfg(unix)]
-            _file: None,
+            file: None,
         })
     }
 
@@ -180,8 +188,28 @@ impl Listener {
             kind: Kind::Unix(mio::net::UnixListener::from_std(listener)),
             addr,
             nodelay: false,
-            _file: file,
+            file,
         })
+    }
+
+    /// A second descriptor for the listening socket (close-on-exec), to hand
+    /// to a successor process.
+    #[cfg(unix)]
+    pub(crate) fn dup(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        match &self.kind {
+            Kind::Tcp(l) => l.as_fd().try_clone_to_owned(),
+            Kind::Unix(l) => l.as_fd().try_clone_to_owned(),
+        }
+    }
+
+    /// Another process serves this socket now: closing it must not remove
+    /// its socket file.
+    #[cfg(unix)]
+    pub(crate) fn keep_socket_file(&mut self) {
+        if let Some(file) = &mut self.file {
+            file.keep = true;
+        }
     }
 
     /// The address it listens on (with the real port when port 0 was asked).

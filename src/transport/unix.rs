@@ -20,10 +20,19 @@ pub(crate) struct SocketFile {
     path: PathBuf,
     dev: u64,
     ino: u64,
+    /// Another process serves the socket now (an upgrade): leave the file.
+    pub(crate) keep: bool,
 }
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
+        if self.keep {
+            log::debug!(
+                "leaving the socket file {} to the successor",
+                self.path.display()
+            );
+            return;
+        }
         match fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.dev() == self.dev && meta.ino() == self.ino => {
                 match fs::remove_file(&self.path) {
@@ -92,6 +101,7 @@ pub(crate) fn listen(
                 path: path.to_path_buf(),
                 dev: meta.dev(),
                 ino: meta.ino(),
+                keep: false,
             };
             if let Some(mode) = mode {
                 // Only adds what the umask took away from `mode`.
@@ -236,6 +246,13 @@ pub(crate) fn send(stream: &mio::net::UnixStream, data: &[u8]) -> io::Result<usi
 pub(crate) fn send(stream: &mio::net::UnixStream, data: &[u8]) -> io::Result<usize> {
     use std::io::Write;
     (&*stream).write(data)
+}
+
+/// `recv(MSG_PEEK)`: what the peer sent, left in the socket.
+pub(crate) fn peek(stream: &mio::net::UnixStream, buf: &mut [u8]) -> io::Result<usize> {
+    rustix::net::recv(stream, buf, rustix::net::RecvFlags::PEEK)
+        .map(|(n, _)| n)
+        .map_err(io::Error::from)
 }
 
 #[cfg(test)]

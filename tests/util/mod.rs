@@ -483,3 +483,85 @@ pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result
     stream.read_exact(&mut back)?;
     check_same(msg, &back)
 }
+
+/// An example's binary, `name`. `cargo test` builds the examples (without
+/// copying them to `examples/NAME`, as `cargo build --example NAME` does), so
+/// look for both names next to this test's own binary, and take the newest
+/// that answers `--version` as the examples do.
+pub fn example(name: &str) -> Result<std::path::PathBuf, String> {
+    let name_wanted = name;
+    let prefix = format!("{name}-");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/example_echo-HASH -> target/<profile>/examples/
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or("no target directory")?
+        .join("examples");
+    let mut candidates: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            *name == *name_wanted
+                || name
+                    .strip_prefix(&prefix)
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    candidates.sort();
+    for (_, path) in candidates.into_iter().rev() {
+        let answers = std::process::Command::new(&path)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"netecho "));
+        if answers {
+            return Ok(path);
+        }
+    }
+    Err(format!(
+        "no {name} example in {}: run the whole `cargo test` (it builds the examples) or `cargo build --example {name}` first",
+        dir.display()
+    ))
+}
+
+/// Writes one line about the connection as the handler sees it (peer,
+/// balancer, PROXY header and its TLVs), then echoes.
+pub struct Who;
+
+impl Handler for Who {
+    fn on_open(&mut self, conn: &mut Conn) {
+        let line = describe(conn);
+        conn.write(line.as_bytes());
+    }
+}
+
+pub fn describe(conn: &Conn) -> String {
+    let header = conn.proxy_header();
+    let text = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
+    format!(
+        "peer={} by={} v={} alpn={} authority={} id={}\n",
+        conn.peer_addr(),
+        conn.proxied_by().map_or("-".into(), |a| a.to_string()),
+        header.map_or(0, |h| h.version()),
+        text(header.and_then(|h| h.alpn())).unwrap_or_else(|| "-".into()),
+        header.and_then(|h| h.authority()).unwrap_or("-"),
+        text(header.and_then(|h| h.unique_id())).unwrap_or_else(|| "-".into()),
+    )
+}
+
+/// Reads one line (up to and with its `\n`, or to EOF).
+pub fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read(&mut byte)? == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
