@@ -550,6 +550,9 @@ impl<S: Stream> Connection<S> {
         }
         if self.read_paused && self.pending.len() <= io.config.write_buffer_limit / 2 {
             self.read_paused = false;
+            // The peer's silence counts only while the server reads: the
+            // idle clock starts again, as after `resume_reading`.
+            self.last_read = io.now;
             match self.advance(io) {
                 Step::Open => {
                     let step = self.readable(io);

@@ -615,8 +615,9 @@ fn add_handed_in(
 }
 
 /// For the examples' loopback tests: a server with `factory`'s handlers on
-/// 127.0.0.1, any free port, one worker, and a client connected to it with a
-/// 10 s read timeout (an upper bound on failure, never a synchronisation).
+/// 127.0.0.1, any free port, one worker, and a client connected to it with
+/// 10 s connect, read and write timeouts (an upper bound on failure, never a
+/// synchronisation), so that no test blocks forever.
 #[cfg(test)]
 pub fn loopback<F, H>(factory: F) -> (netecho::ServerHandle, std::net::TcpStream)
 where
@@ -630,10 +631,15 @@ where
         .handler(factory)
         .spawn()
         .expect("start the example's server");
-    let client = std::net::TcpStream::connect(server.local_addr()).expect("connect");
+    let timeout = Duration::from_secs(10);
+    let client =
+        std::net::TcpStream::connect_timeout(&server.local_addr(), timeout).expect("connect");
     client
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(timeout))
         .expect("set a read timeout");
+    client
+        .set_write_timeout(Some(timeout))
+        .expect("set a write timeout");
     (server, client)
 }
 
