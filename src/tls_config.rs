@@ -38,8 +38,9 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
 /// # Examples
 ///
 /// In production: `TlsConfig::from_pem_files("cert.pem", "key.pem")`. In a
-/// test, a self-signed certificate made on the spot (with `rcgen`), and a
-/// rustls client that trusts it:
+/// test, a self-signed certificate made on the spot
+/// ([`self_signed`](TlsConfig::self_signed)), and a rustls client that
+/// trusts it:
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -48,14 +49,14 @@ pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
 /// use netecho::{Listener, TcpServer, TlsConfig};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
-/// let tls = TlsConfig::from_pem(cert.cert.pem(), cert.signing_key.serialize_pem()).alpn("echo");
+/// let (tls, cert) = TlsConfig::self_signed(["localhost"])?;
+/// let tls = tls.alpn("echo");
 /// let server = TcpServer::builder()
 ///     .listener(Listener::tcp(([127, 0, 0, 1], 0)).tls(tls))
 ///     .spawn()?;
 ///
 /// let mut roots = rustls::RootCertStore::empty();
-/// roots.add(cert.cert.der().clone())?;
+/// roots.add(rustls::pki_types::CertificateDer::from(cert))?;
 /// let provider = Arc::new(rustls::crypto::ring::default_provider());
 /// let mut config = rustls::ClientConfig::builder_with_provider(provider)
 ///     .with_safe_default_protocol_versions()?
@@ -180,6 +181,33 @@ impl TlsConfig {
             cert: Pem::Bytes(cert.into()),
             key: Pem::Bytes(key.into()),
         })
+    }
+
+    /// A certificate made on the spot for `names` (DNS names such as
+    /// `"localhost"`, or IP addresses such as `"127.0.0.1"`), signed by
+    /// itself: for tests, where a TLS client needs a server it can trust.
+    /// Returns the configuration and the certificate, DER-encoded, for the
+    /// client's root store. Uses `rcgen` on the same ring provider as the
+    /// server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tls`](crate::Error::Tls) if a name is not a valid DNS name
+    /// or IP address, or the key cannot be made.
+    pub fn self_signed<I, S>(names: I) -> crate::Result<(Self, Vec<u8>)>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        let made =
+            rcgen::generate_simple_self_signed(names.clone()).map_err(|e| crate::Error::Tls {
+                context: format!("making a self-signed certificate for {names:?}"),
+                source: std::io::Error::other(e),
+            })?;
+        let der = made.cert.der().to_vec();
+        let config = TlsConfig::from_pem(made.cert.pem(), made.signing_key.serialize_pem());
+        Ok((config, der))
     }
 
     /// A rustls `ServerConfig` you built: the escape hatch for what this type
