@@ -86,6 +86,9 @@ mod strace;
 #[path = "echo/table.rs"]
 mod table;
 // The loadgen example's UDP mode, shared likewise.
+#[cfg(feature = "tls")]
+#[path = "echo/tls.rs"]
+mod tls;
 #[allow(dead_code)]
 #[path = "../examples/loadgen/udp.rs"]
 mod udp_client;
@@ -103,11 +106,16 @@ fn main() -> ExitCode {
     let args = parse_args();
     if let Some(kind) = args.serve {
         let workers = args.workers.unwrap_or_else(plan::cpus);
-        return servers::serve(kind, workers, args.unix.as_deref(), args.udp);
+        let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        return servers::serve(kind, workers, args.unix.as_deref(), tls, args.udp);
     }
     match Plan::new(&args).and_then(|mut plan| {
         if plan.needs_baselines() {
             plan.setup.baselines = Some(baselines::build()?);
+        }
+        #[cfg(feature = "tls")]
+        if plan.needs_tls() {
+            plan.setup.tls = Some(tls::TlsSetup::create()?);
         }
         run(&plan, args.svg_out.clone())
     }) {
@@ -165,22 +173,12 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
         plan.setup.workers
     );
     let mut cells: Vec<Cell> = plan
-        .scenarios
-        .iter()
-        .flat_map(|sc| {
-            plan.servers
-                .iter()
-                .filter(|srv| srv.serves(sc.transport))
-                .map(|srv| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
-        })
+        .pairs()
+        .map(|(sc, srv)| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
         .collect();
     for round in 0..rounds {
         for sc in &plan.scenarios {
-            for srv in plan
-                .order(round)
-                .into_iter()
-                .filter(|s| s.serves(sc.transport))
-            {
+            for srv in plan.order(round).into_iter().filter(|s| s.serves(sc)) {
                 let tag = format!("{}-{}-r{}", sc.name, srv.name(), round + 1);
                 let result = measure::measure(srv, sc, &plan.setup, &tag);
                 eprintln!(

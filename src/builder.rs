@@ -302,7 +302,10 @@ impl TcpServerBuilder {
 
     /// Tell the handler (default: close) when a peer sent nothing for this
     /// long. Default: off, since a library cannot know how quiet a protocol is;
-    /// the `echo` example turns it on.
+    /// the `echo` example turns it on. The silence counts only while the
+    /// server is reading: not while reading is paused (backpressure or
+    /// [`Conn::pause_reading`](crate::Conn::pause_reading)), nor after the
+    /// peer's EOF, nor while the connection is closing.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.idle_timeout = timeout.into();
         self

@@ -5,40 +5,27 @@
 mod util;
 
 use std::io::Write;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
-use netecho::{CloseReason, Echo};
-use util::{Event, TestResult, assert_echo, builder, connect, expect_eof, notify};
+use netecho::{CloseReason, Conn, Echo, Handler};
+use util::{
+    EXPECTED_PANIC, Event, TestResult, assert_echo, builder, capture_warnings, connect,
+    expect_closed, expect_eof, notify, quiet_expected_panics,
+};
 
-/// Error-level lines logged by the crate, across this test binary.
-static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Fails on a handler's first byte, with the marker that keeps the panic
+/// out of the test output.
+struct PanicsOnData;
 
-struct ErrorCapture;
-
-impl Log for ErrorCapture {
-    fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.level() <= Level::Error
-    }
-    fn log(&self, r: &Record<'_>) {
-        if r.level() <= Level::Error && r.target().starts_with("netecho") {
-            let mut errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
-            errors.push(r.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn capture_errors() {
-    if log::set_boxed_logger(Box::new(ErrorCapture)).is_ok() {
-        log::set_max_level(LevelFilter::Error);
+impl Handler for PanicsOnData {
+    fn on_data(&mut self, _: &mut Conn, _: &[u8]) {
+        panic!("{EXPECTED_PANIC}: control for the log capture");
     }
 }
 
 #[test]
-fn a_thousand_resets_mid_echo_leave_no_error_log_and_no_leak() -> TestResult {
-    capture_errors();
+fn a_thousand_resets_mid_echo_log_no_warning_and_leak_nothing() -> TestResult {
+    let log = capture_warnings().ok_or("another logger is installed")?;
     let (factory, events) = notify(|| Echo);
     let server = builder().handler(factory).spawn()?;
     let addr = server.local_addr();
@@ -65,8 +52,29 @@ fn a_thousand_resets_mid_echo_leave_no_error_log_and_no_leak() -> TestResult {
     assert_eq!(stats.buffered_bytes, 0);
     let mut next = connect(addr)?;
     assert_echo(&mut next, b"next client")?;
-    let errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(errors.is_empty(), "error-level logs: {errors:?}");
+
+    // The capture works: a handler panic, recoverable server trouble, is
+    // logged at warn (and is the only warning this binary causes).
+    quiet_expected_panics();
+    let control = builder().handler(|| PanicsOnData).spawn()?;
+    let mut client = connect(control.local_addr())?;
+    client.write_all(b"!")?;
+    expect_closed(&mut client)?;
+    control.shutdown();
+    control.join()?;
+    let lines = log.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("WARN") && l.contains(EXPECTED_PANIC)),
+        "the control panic was not logged at warn: {lines:?}"
+    );
+    // Client resets are hang-ups, logged at debug: no warning, no error.
+    let others: Vec<_> = lines
+        .iter()
+        .filter(|l| !l.contains(EXPECTED_PANIC))
+        .collect();
+    assert!(others.is_empty(), "unexpected warnings: {others:?}");
     Ok(())
 }
 

@@ -11,8 +11,8 @@ use std::thread;
 
 use netecho::{CloseReason, Conn, Echo, Handler};
 use util::{
-    TIMEOUT, TestResult, builder, check_same, connect, join, notify, read_pattern, seed,
-    write_pattern,
+    TIMEOUT, TestResult, builder, check_same, connect, connect_with_buffers, expect_eof,
+    fill_pattern, join, notify, read_pattern, seed, stats_until, write_pattern,
 };
 
 /// Reads to EOF, failing on any error: a reset is not an EOF.
@@ -44,8 +44,7 @@ fn half_close_gets_every_byte_then_eof() -> TestResult {
     Ok(())
 }
 
-/// 1 MiB then FIN: more than the socket buffers hold, so the server is still
-/// writing (and has stopped reading for backpressure) when the FIN arrives.
+/// 1 MiB in random chunks, read concurrently, then FIN: every byte, then EOF.
 #[test]
 fn half_close_after_1_mib_gets_every_byte_then_eof() -> TestResult {
     const TOTAL: u64 = 1024 * 1024;
@@ -65,6 +64,59 @@ fn half_close_after_1_mib_gets_every_byte_then_eof() -> TestResult {
 
     let peer = events.expect_open()?;
     assert_eq!(events.expect_close()?, (peer, CloseReason::PeerClosed));
+    Ok(())
+}
+
+/// Echo that reports how much output was pending when the peer's FIN came.
+struct ReportsPendingAtFin(mpsc::Sender<usize>);
+
+impl Handler for ReportsPendingAtFin {
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+        conn.write(data);
+    }
+    fn on_read_closed(&mut self, conn: &mut Conn) {
+        let _ = self.0.send(conn.pending_write());
+        conn.close();
+    }
+}
+
+/// The FIN arrives while the server still holds output the client has not
+/// read (small socket buffers, a client that reads only after its FIN): the
+/// server keeps that output, writes all of it, and only then closes.
+#[test]
+fn fin_with_output_pending_still_gets_every_byte_then_eof() -> TestResult {
+    const TOTAL: u64 = 1024 * 1024;
+    let (pending_tx, pending_rx) = mpsc::channel();
+    let pending_tx = Mutex::new(pending_tx);
+    let (factory, events) = notify(move || {
+        let tx = pending_tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        ReportsPendingAtFin(tx)
+    });
+    let server = builder()
+        .workers(1)
+        .send_buffer_size(16 * 1024)
+        // Room for the whole echo: the server reads everything, FIN included,
+        // without pausing.
+        .write_buffer_limit(2 * TOTAL as usize)
+        .handler(factory)
+        .spawn()?;
+    let mut client = connect_with_buffers(server.local_addr(), 16 * 1024, 16 * 1024)?;
+    let peer = events.expect_open()?;
+    let mut msg = vec![0u8; TOTAL as usize];
+    fill_pattern(0, &mut msg);
+    client.write_all(&msg)?;
+    client.shutdown(Shutdown::Write)?;
+
+    // The precondition, seen by the handler and by the counters.
+    let pending_at_fin = pending_rx.recv_timeout(TIMEOUT)?;
+    assert!(pending_at_fin > 0, "nothing was pending when the FIN came");
+    let stats = stats_until(&server, "everything read", |s| s.bytes_read == TOTAL)?;
+    assert!(stats.buffered_bytes > 0, "{stats:?}");
+
+    read_pattern(&mut client, 0, TOTAL)?;
+    expect_eof(&mut client)?;
+    assert_eq!(events.expect_close()?, (peer, CloseReason::PeerClosed));
+    assert_eq!(server.stats().bytes_written, TOTAL);
     Ok(())
 }
 

@@ -128,3 +128,38 @@ fn shutdown_write_sends_eof_and_keeps_reading() -> TestResult {
     assert_eq!(events.expect_close()?, (peer, CloseReason::PeerClosed));
     Ok(())
 }
+
+/// Sets a timer on open; on the timer writes and asks for `on_drain`; on the
+/// drain writes again and closes.
+struct TimerThenDrain;
+
+impl Handler for TimerThenDrain {
+    fn on_open(&mut self, conn: &mut Conn) {
+        conn.set_timer(std::time::Duration::from_millis(1));
+    }
+    fn on_timer(&mut self, conn: &mut Conn) {
+        conn.write(b"timer ");
+        conn.notify_on_drain();
+    }
+    fn on_drain(&mut self, conn: &mut Conn) {
+        conn.write(b"drain");
+        conn.close();
+    }
+}
+
+/// The tests' `Notify` wrapper passes `on_timer` and `on_drain` on to the
+/// handler it wraps (it once dropped them, so wrapped producers stalled).
+#[test]
+fn notify_wrapper_forwards_timer_and_drain() -> TestResult {
+    let (factory, events) = notify(|| TimerThenDrain);
+    let server = builder().handler(factory).spawn()?;
+    let mut client = connect(server.local_addr())?;
+    let peer = events.expect_open()?;
+    let mut back = Vec::new();
+    client.read_to_end(&mut back)?;
+    assert_eq!(back, b"timer drain");
+    // The server closed while the peer was still open: its close.
+    client.shutdown(Shutdown::Write)?;
+    assert_eq!(events.expect_close()?, (peer, CloseReason::Handler));
+    Ok(())
+}

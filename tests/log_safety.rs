@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use netecho::{Conn, Handler};
-use util::{TestResult, builder, connect};
+use util::{EXPECTED_PANIC, TestResult, builder, connect, quiet_expected_panics};
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -33,7 +33,10 @@ struct Blurt;
 impl Handler for Blurt {
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         if data.contains(&b'!') {
-            panic!("bad input {}", String::from_utf8_lossy(data));
+            panic!(
+                "{EXPECTED_PANIC}: bad input {}",
+                String::from_utf8_lossy(data)
+            );
         }
         conn.write(data);
     }
@@ -45,8 +48,7 @@ const NASTY: &[u8] = b"line one\r\nFAKE ERROR injected\n\x1b[31mred\x1b[0m \xff\
 fn client_bytes_never_reach_a_log_line_raw() -> TestResult {
     log::set_boxed_logger(Box::new(Capture))?;
     log::set_max_level(LevelFilter::Trace);
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    quiet_expected_panics();
 
     let server = builder().handler(|| Blurt).spawn()?;
     let mut client = connect(server.local_addr())?;
@@ -61,7 +63,6 @@ fn client_bytes_never_reach_a_log_line_raw() -> TestResult {
     util::expect_closed(&mut client)?;
     server.shutdown();
     server.join()?;
-    std::panic::set_hook(previous);
 
     let lines = LINES.lock().unwrap_or_else(|e| e.into_inner());
     assert!(

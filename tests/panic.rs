@@ -5,7 +5,10 @@ mod util;
 use std::io::Write;
 
 use netecho::{CloseReason, Conn, Handler};
-use util::{TestResult, assert_echo, builder, connect, expect_closed, notify};
+use util::{
+    EXPECTED_PANIC, TestResult, assert_echo, builder, capture_warnings, connect, expect_closed,
+    notify, quiet_expected_panics,
+};
 
 /// Echoes, but panics when told to.
 struct PanicOn;
@@ -64,5 +67,53 @@ fn handler_panic_closes_only_its_connection() -> TestResult {
     assert_eq!(stats.closed, 3);
     assert_eq!(stats.active, 0);
     assert_eq!(stats.handler_panics, 1);
+    Ok(())
+}
+
+/// Panics with a message naming what it was given, in `on_data` or in
+/// `on_close`.
+struct PanicsWith(&'static str);
+
+impl Handler for PanicsWith {
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+        if self.0 == "on_data" {
+            panic!("{EXPECTED_PANIC}: on_data {}", data.len());
+        }
+        conn.close();
+    }
+    fn on_close(&mut self, _: CloseReason) {
+        if self.0 == "on_close" {
+            panic!("{EXPECTED_PANIC}: on_close");
+        }
+    }
+}
+
+/// A handler panic is logged at warn with the peer's address and the panic
+/// message, in a callback and in `on_close` alike.
+#[test]
+fn handler_panic_is_logged_at_warn_with_peer_and_message() -> TestResult {
+    let log = capture_warnings().ok_or("another logger is installed")?;
+    quiet_expected_panics();
+    for callback in ["on_data", "on_close"] {
+        let server = builder().handler(move || PanicsWith(callback)).spawn()?;
+        let mut client = connect(server.local_addr())?;
+        client.write_all(b"12345")?;
+        if callback == "on_close" {
+            client.shutdown(std::net::Shutdown::Write)?;
+        }
+        expect_closed(&mut client)?;
+        let peer = client.local_addr()?;
+        server.shutdown();
+        server.join()?;
+        let message = format!("{EXPECTED_PANIC}: {callback}");
+        let lines = log.matching(&message);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("WARN") && l.contains(&peer.to_string())),
+            "no warning naming {peer} and {message:?}: {:?}",
+            log.lines()
+        );
+    }
     Ok(())
 }

@@ -1,28 +1,27 @@
 //! Handler panics at scale: each costs only its connection, and the counts
-//! and the connection limit return to their baseline. In its own binary
-//! because it silences the process-wide panic hook.
+//! and the connection limit return to their baseline. The handlers' panics
+//! carry the marker that the shared panic hook keeps out of the output.
 
 mod util;
 
 use std::io::Write;
 
 use netecho::{Conn, Handler};
-use util::{TestResult, assert_echo, builder, connect};
+use util::{EXPECTED_PANIC, TestResult, assert_echo, builder, connect, quiet_expected_panics};
 
 /// Panics on every byte it gets.
 struct AlwaysPanics;
 
 impl Handler for AlwaysPanics {
     fn on_data(&mut self, _: &mut Conn, _: &[u8]) {
-        panic!("handler bug");
+        panic!("{EXPECTED_PANIC}: handler bug");
     }
 }
 
 #[test]
 fn ten_thousand_handler_panics_cost_one_connection_each() -> TestResult {
     const PANICS: u64 = 10_000;
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    quiet_expected_panics();
     let server = builder()
         .max_connections(100)
         .handler(|| AlwaysPanics)
@@ -36,7 +35,6 @@ fn ten_thousand_handler_panics_cost_one_connection_each() -> TestResult {
         }
         Ok(())
     })();
-    std::panic::set_hook(previous);
     result?;
     // The counts are final once the server is joined.
     server.shutdown();
@@ -58,13 +56,12 @@ fn panics_keep_the_limit_honest_and_the_server_serving() -> TestResult {
     impl Handler for PanicOnBang {
         fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
             if data.contains(&b'!') {
-                panic!("bang");
+                panic!("{EXPECTED_PANIC}: bang");
             }
             conn.write(data);
         }
     }
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    quiet_expected_panics();
     let server = builder()
         .max_connections(10)
         .handler(|| PanicOnBang)
@@ -77,7 +74,6 @@ fn panics_keep_the_limit_honest_and_the_server_serving() -> TestResult {
         }
         Ok(())
     })();
-    std::panic::set_hook(previous);
     result?;
     let mut client = connect(server.local_addr())?;
     assert_echo(&mut client, b"still serving")?;

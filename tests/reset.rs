@@ -5,11 +5,15 @@ mod util;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
 
-use netecho::{CloseReason, Echo};
+use netecho::{CloseReason, Conn, ConnHandle, Echo, Handler, PushError};
 use socket2::SockRef;
-use util::{TestResult, assert_echo, builder, connect, fill_pattern, notify, verify_pattern};
+use util::{
+    TIMEOUT, TestResult, assert_echo, builder, connect, fill_pattern, notify, stats_until,
+    verify_pattern,
+};
 
 const RESETS: usize = 100;
 const MESSAGE: usize = 32 * 1024;
@@ -71,10 +75,14 @@ fn client_resets_mid_echo_do_not_disturb_another_client() -> TestResult {
 /// client on the same worker carries on.
 #[test]
 fn reset_with_output_pending_frees_it() -> TestResult {
+    const SENT: usize = 256 * 1024;
     let (factory, events) = notify(|| Echo);
     let server = builder()
         .workers(1)
         .send_buffer_size(16 * 1024)
+        // Room for the whole echo: the server reads all of it and holds
+        // what the small socket buffers refuse.
+        .write_buffer_limit(2 * SENT)
         .handler(factory)
         .spawn()?;
     let addr = server.local_addr();
@@ -83,16 +91,14 @@ fn reset_with_output_pending_frees_it() -> TestResult {
 
     let mut client = util::connect_with_buffers(addr, 16 * 1024, 16 * 1024)?;
     let peer = events.expect_open()?;
-    // 256 KiB without reading: more than both socket buffers, so the server
-    // holds some of the echo. Bounded: the writes stop at the first timeout.
-    client.set_write_timeout(Some(Duration::from_millis(200)))?;
-    let mut chunk = vec![0u8; 16 * 1024];
-    for i in 0..16 {
-        fill_pattern(i * chunk.len() as u64, &mut chunk);
-        if client.write_all(&chunk).is_err() {
-            break;
-        }
-    }
+    // 256 KiB without reading: more than both socket buffers hold.
+    let mut msg = vec![0u8; SENT];
+    fill_pattern(0, &mut msg);
+    client.write_all(&msg)?;
+    // The precondition: the server read it all and holds part of the echo.
+    let before = stats_until(&server, "the whole message read, echo pending", |s| {
+        s.bytes_read == SENT as u64 && s.buffered_bytes > 0
+    })?;
     SockRef::from(&client).set_linger(Some(Duration::ZERO))?;
     drop(client);
     assert_eq!(events.expect_close()?, (peer, CloseReason::Reset));
@@ -100,6 +106,57 @@ fn reset_with_output_pending_frees_it() -> TestResult {
     assert_echo(&mut steady, b"unaffected")?;
     let stats = server.stats();
     assert_eq!(stats.active, 1);
-    assert_eq!(stats.buffered_bytes, 0);
+    assert_eq!(
+        stats.buffered_bytes, 0,
+        "held {} before",
+        before.buffered_bytes
+    );
+    Ok(())
+}
+
+/// Hands out its connection's handle and never reads.
+struct PausedWithHandle(mpsc::Sender<ConnHandle>);
+
+impl Handler for PausedWithHandle {
+    fn on_open(&mut self, conn: &mut Conn) {
+        conn.pause_reading();
+        let _ = self.0.send(conn.handle());
+    }
+}
+
+/// A write to a peer that has reset fails, and closes the connection as a
+/// reset, when no read saw the reset first (the handler paused reading).
+#[test]
+fn write_to_a_peer_that_reset_closes_as_a_reset() -> TestResult {
+    let (handle_tx, handles) = mpsc::channel();
+    let handle_tx = Mutex::new(handle_tx);
+    let (factory, events) = notify(move || {
+        PausedWithHandle(handle_tx.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    });
+    let server = builder().workers(1).handler(factory).spawn()?;
+    let client = connect(server.local_addr())?;
+    let peer = events.expect_open()?;
+    let handle = handles.recv_timeout(TIMEOUT)?;
+    SockRef::from(&client).set_linger(Some(Duration::ZERO))?;
+    drop(client);
+
+    // Each write reaches the socket; the first after the reset arrived fails.
+    // Bounded in count and time; not a synchronisation.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut writes = 0;
+    while !handle.is_closed() {
+        assert!(
+            writes < 100_000 && Instant::now() < deadline,
+            "still open after {writes} writes to a reset peer"
+        );
+        match handle.write(b"x") {
+            Ok(()) | Err(PushError::Full) => writes += 1,
+            Err(PushError::Closed) => break,
+            Err(e) => return Err(e.into()),
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(events.expect_close()?, (peer, CloseReason::Reset));
+    assert_eq!(server.stats().active, 0);
     Ok(())
 }

@@ -3,13 +3,17 @@
 
 mod util;
 
-use std::io;
+use std::io::{self, Write};
+use std::net::Shutdown;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use netecho::{CloseReason, Echo};
-use util::{TIMEOUT, TestResult, assert_echo, builder, connect, expect_eof, notify};
+use util::{
+    TIMEOUT, TestResult, assert_echo, builder, connect, connect_with_buffers, expect_eof,
+    fill_pattern, notify, read_pattern, stats_until,
+};
 
 fn assert_refused(addr: std::net::SocketAddr) -> TestResult {
     match connect(addr) {
@@ -69,6 +73,40 @@ fn shutdown_of_an_idle_server_returns() -> TestResult {
     assert!(server.is_finished());
     assert_refused(addr)?;
     assert_eq!(server.stats().accepted, 0);
+    Ok(())
+}
+
+/// A shutdown while the server holds output the client has not read yet
+/// (small socket buffers, a client that reads only after the shutdown): the
+/// server writes all of it before its FIN.
+#[test]
+fn shutdown_writes_pending_output_before_closing() -> TestResult {
+    const TOTAL: u64 = 512 * 1024;
+    let (factory, events) = notify(|| Echo);
+    let server = builder()
+        .workers(1)
+        .send_buffer_size(16 * 1024)
+        .write_buffer_limit(2 * TOTAL as usize)
+        .handler(factory)
+        .spawn()?;
+    let mut client = connect_with_buffers(server.local_addr(), 16 * 1024, 16 * 1024)?;
+    let peer = events.expect_open()?;
+    let mut msg = vec![0u8; TOTAL as usize];
+    fill_pattern(0, &mut msg);
+    client.write_all(&msg)?;
+    // The precondition: all read, most of the echo still pending.
+    stats_until(&server, "everything read, echo pending", |s| {
+        s.bytes_read == TOTAL && s.buffered_bytes > 0
+    })?;
+
+    server.shutdown();
+    read_pattern(&mut client, 0, TOTAL)?;
+    expect_eof(&mut client)?;
+    client.shutdown(Shutdown::Write)?;
+    server.join()?;
+    assert_eq!(events.expect_close()?, (peer, CloseReason::Shutdown));
+    let stats = server.stats();
+    assert_eq!((stats.bytes_written, stats.buffered_bytes), (TOTAL, 0));
     Ok(())
 }
 

@@ -44,6 +44,7 @@ impl ServerProcess {
         workers: usize,
         baselines: Option<&Path>,
         transport: Transport,
+        tls: Option<(&Path, &Path)>,
     ) -> Result<ServerProcess, String> {
         if kind == ServerKind::Socat {
             return ServerProcess::spawn_socat(workers, transport);
@@ -61,7 +62,7 @@ impl ServerProcess {
             .as_ref()
             .map(|d| d.path().join(format!("{}.sock", kind.name())));
         let mut child = kind
-            .command(workers, baselines, socket.as_deref(), transport, 0)?
+            .command(workers, baselines, socket.as_deref(), tls, transport, 0)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -129,7 +130,8 @@ impl ServerProcess {
             .and_then(|s| s.local_addr())
             .map_err(|e| format!("cannot find a free UDP port: {e}"))?
             .port();
-        let mut cmd: Command = ServerKind::Socat.command(workers, None, None, transport, port)?;
+        let mut cmd: Command =
+            ServerKind::Socat.command(workers, None, None, None, transport, port)?;
         let mut child = cmd
             .process_group(0)
             .stdin(Stdio::null())

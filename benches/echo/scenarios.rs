@@ -25,6 +25,8 @@ pub struct Scenario {
     pub size: usize,
     /// Messages in flight per connection (UDP: per sender); 1 for ping-pong.
     pub depth: usize,
+    /// Over TLS (only the servers that speak it run it).
+    pub tls: bool,
 }
 
 impl Scenario {
@@ -54,7 +56,8 @@ impl Scenario {
                 self.connections, self.size
             ),
         };
-        what + over
+        let tls = if self.tls { "TLS: " } else { "" };
+        format!("{tls}{what}{over}")
     }
 }
 
@@ -62,7 +65,8 @@ impl Scenario {
 /// picks the Unix-socket one by prefix, `--scenarios udp` the two UDP ones.
 pub fn all(quick: bool) -> Vec<Scenario> {
     let idle = if quick { 1_000 } else { 10_000 };
-    vec![
+    #[allow(unused_mut)]
+    let mut all = vec![
         Scenario {
             name: "pingpong-100x512B",
             transport: Transport::Tcp,
@@ -70,6 +74,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: 100,
             size: 512,
             depth: 1,
+            tls: false,
         },
         Scenario {
             name: "pingpong-1000x64B",
@@ -78,6 +83,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: 1000,
             size: 64,
             depth: 1,
+            tls: false,
         },
         Scenario {
             name: "pingpong-10x64KiB",
@@ -86,6 +92,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: 10,
             size: 65536,
             depth: 1,
+            tls: false,
         },
         Scenario {
             name: "connect",
@@ -94,6 +101,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: 32,
             size: 64,
             depth: 1,
+            tls: false,
         },
         Scenario {
             name: "idle",
@@ -102,6 +110,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: idle,
             size: 1,
             depth: 1,
+            tls: false,
         },
         Scenario {
             name: "unix-100x512B",
@@ -110,6 +119,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: 100,
             size: 512,
             depth: 1,
+            tls: false,
         },
         Scenario {
             name: "udp-64B",
@@ -118,6 +128,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: UDP_SENDERS,
             size: 64,
             depth: UDP_DEPTH,
+            tls: false,
         },
         Scenario {
             name: "udp-1400B",
@@ -126,8 +137,33 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             connections: UDP_SENDERS,
             size: 1400,
             depth: UDP_DEPTH,
+            tls: false,
         },
-    ]
+    ];
+    // With the `tls` feature (`cargo bench --features tls --bench echo`): against a
+    // tokio + tokio-rustls server, the ping-pong and the handshake rate.
+    #[cfg(feature = "tls")]
+    all.extend([
+        Scenario {
+            name: "tls-pingpong-100x512B",
+            transport: Transport::Tcp,
+            mode: Mode::PingPong,
+            connections: 100,
+            size: 512,
+            depth: 1,
+            tls: true,
+        },
+        Scenario {
+            name: "tls-connect",
+            transport: Transport::Tcp,
+            mode: Mode::Connect,
+            connections: 32,
+            size: 64,
+            depth: 1,
+            tls: true,
+        },
+    ]);
+    all
 }
 
 /// UDP senders (sockets, so peers) of the UDP scenarios: several, as a load test or a

@@ -20,7 +20,7 @@ use std::thread;
 
 use clap::ValueEnum;
 
-use crate::scenarios::Transport;
+use crate::scenarios::{Scenario, Transport};
 
 /// A server implementation, by its `--servers` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -49,10 +49,14 @@ pub enum ServerKind {
     /// UDP: `socat UDP4-RECVFROM:PORT,fork PIPE`, a process per datagram.
     #[value(name = "socat")]
     Socat,
+    /// Tokio + tokio-rustls, as tokio-rustls' example server: `accept`, `split`, `copy`
+    /// (TLS scenarios only).
+    #[value(name = "tokio-rustls")]
+    TokioRustls,
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 8] = [
+    pub const ALL: [ServerKind; 9] = [
         ServerKind::EchoServer,
         ServerKind::Tokio,
         ServerKind::Tokio64k,
@@ -61,6 +65,7 @@ impl ServerKind {
         ServerKind::Mio,
         ServerKind::TokioUdp,
         ServerKind::Socat,
+        ServerKind::TokioRustls,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,16 +78,18 @@ impl ServerKind {
             ServerKind::Mio => "mio",
             ServerKind::TokioUdp => "tokio-udp",
             ServerKind::Socat => "socat",
+            ServerKind::TokioRustls => "tokio-rustls",
         }
     }
 
-    /// Whether it serves `transport`: netecho serves them all, the UDP baselines only UDP,
-    /// the others only streams.
-    pub fn serves(self, transport: Transport) -> bool {
+    /// Runs `sc`: netecho runs them all; TLS scenarios need a server that speaks TLS,
+    /// UDP ones a UDP server, the others a stream server that does not have to speak TLS.
+    pub fn serves(self, sc: &Scenario) -> bool {
         match self {
             ServerKind::EchoServer => true,
-            ServerKind::TokioUdp | ServerKind::Socat => transport == Transport::Udp,
-            _ => transport != Transport::Udp,
+            ServerKind::TokioUdp | ServerKind::Socat => sc.transport == Transport::Udp,
+            ServerKind::TokioRustls => sc.tls,
+            _ => !sc.tls && sc.transport != Transport::Udp,
         }
     }
 
@@ -90,7 +97,11 @@ impl ServerKind {
     pub fn is_tokio(self) -> bool {
         matches!(
             self,
-            ServerKind::Tokio | ServerKind::Tokio64k | ServerKind::TokioCopy | ServerKind::TokioUdp
+            ServerKind::Tokio
+                | ServerKind::Tokio64k
+                | ServerKind::TokioCopy
+                | ServerKind::TokioUdp
+                | ServerKind::TokioRustls
         )
     }
 
@@ -100,13 +111,15 @@ impl ServerKind {
     }
 
     /// The command that starts this server with `workers` workers, on TCP or, given
-    /// `unix`, on that socket file, or over UDP; `baselines` is the
-    /// `netecho-bench-servers` binary; `udp_port` the free port socat is to take.
+    /// `unix`, on that socket file, over TLS given `tls` (certificate and key files), or
+    /// over UDP; `baselines` is the `netecho-bench-servers` binary; `udp_port` the free
+    /// port socat is to take.
     pub fn command(
         self,
         workers: usize,
         baselines: Option<&Path>,
         unix: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
         transport: Transport,
         udp_port: u16,
     ) -> Result<Command, String> {
@@ -136,6 +149,9 @@ impl ServerKind {
         if let Some(path) = unix {
             cmd.arg("--unix").arg(path);
         }
+        if let Some((cert, key)) = tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
         if transport == Transport::Udp && self == ServerKind::EchoServer {
             cmd.arg("--udp");
         }
@@ -154,9 +170,15 @@ pub fn socat_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Child-process entry point of `--serve`: run netecho until killed, on TCP, on the
-/// Unix socket file `unix`, or over UDP.
-pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>, udp: bool) -> ExitCode {
+/// Child-process entry point of `--serve`: run netecho until killed, on TCP (over TLS
+/// given `tls`), on the Unix socket file `unix`, or over UDP.
+pub fn serve(
+    kind: ServerKind,
+    workers: usize,
+    unix: Option<&Path>,
+    tls: Option<(&Path, &Path)>,
+    udp: bool,
+) -> ExitCode {
     if kind != ServerKind::EchoServer {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
@@ -183,7 +205,7 @@ pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>, udp: bool) -
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match ours::run(workers, unix, udp, &mut announce) {
+    match ours::run(workers, unix, tls, udp, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

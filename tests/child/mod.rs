@@ -14,10 +14,13 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use netecho::TcpServer;
+
+use crate::util::TIMEOUT;
 
 /// Names the child's options: `key=value` pairs separated by commas.
 pub const CHILD_ENV: &str = "ECHO_SERVER_TEST_CHILD";
@@ -124,10 +127,15 @@ fn open_fds() -> std::io::Result<usize> {
 }
 
 /// The parent's view of a server running in a child process.
+///
+/// Every wait on the child is bounded by [`TIMEOUT`]: its standard output is
+/// read by a thread that passes the lines on through a channel, read with a
+/// timeout. Writes to its standard input cannot block: each command waits
+/// for its answer, so the pipe never holds more than one short line.
 pub struct ChildServer {
     child: Child,
     stdin: ChildStdin,
-    stdout: Option<BufReader<ChildStdout>>,
+    lines: Receiver<String>,
     pub addr: SocketAddr,
 }
 
@@ -147,23 +155,46 @@ impl ChildServer {
             })
             .spawn()?;
         let stdin = child.stdin.take().ok_or("no stdin")?;
-        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            if stdout.read_line(&mut line)? == 0 {
-                return Err("child server exited before printing its address".into());
+        let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
             }
-            if let Some(addr) = line.trim().strip_prefix("addr ") {
-                break addr.parse()?;
-            }
-        };
-        Ok(ChildServer {
+        });
+        let mut server = ChildServer {
             child,
             stdin,
-            stdout: Some(stdout),
-            addr,
-        })
+            lines,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        let addr = server.next_line_with("addr ")?;
+        server.addr = addr.trim().parse()?;
+        Ok(server)
+    }
+
+    /// The rest of the child's next output line that starts with `prefix`,
+    /// waiting at most [`TIMEOUT`] in all.
+    fn next_line_with(&mut self, prefix: &str) -> Result<String, Box<dyn Error>> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.trim().strip_prefix(prefix) {
+                        return Ok(rest.to_owned());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("no line {prefix:?} from the child in {TIMEOUT:?}").into());
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!("child server exited before a line {prefix:?}").into());
+                }
+            }
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -179,18 +210,8 @@ impl ChildServer {
     pub fn stats(&mut self) -> Result<HashMap<String, u64>, Box<dyn Error>> {
         writeln!(self.stdin, "stats")?;
         self.stdin.flush()?;
-        let stdout = self.stdout.as_mut().ok_or("child stopped")?;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if stdout.read_line(&mut line)? == 0 {
-                return Err("child server exited".into());
-            }
-            if line.contains("accepted=") {
-                break;
-            }
-        }
-        Ok(line
+        let line = self.next_line_with("accepted=")?;
+        Ok(format!("accepted={line}")
             .split_whitespace()
             .filter_map(|kv| kv.split_once('='))
             .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
@@ -219,17 +240,19 @@ impl ChildServer {
     pub fn stop(mut self) -> Result<(), Box<dyn Error>> {
         writeln!(self.stdin, "quit")?;
         self.stdin.flush()?;
-        // The child's stdout reaches EOF when it exits: read it to the end on
-        // a thread, bounded by a timeout on failure.
-        let mut stdout = self.stdout.take().ok_or("child stopped")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
-            let _ = tx.send(());
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "child server did not exit in time")?;
+        // The child's stdout reaches EOF when it exits, which ends the
+        // reading thread and so disconnects the channel.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(_) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err("child server did not exit in time".into());
+                }
+            }
+        }
         let status = self.child.wait()?;
         if !status.success() {
             return Err(format!("child server exited with {status}").into());

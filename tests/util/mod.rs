@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use netecho::{Addr, CloseReason, Conn, Handler, ServerHandle, TcpServer, TcpServerBuilder};
+use netecho::{Addr, CloseReason, Conn, Handler, ServerHandle, Stats, TcpServer, TcpServerBuilder};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// What every test returns.
@@ -53,6 +53,133 @@ pub fn connect_with_buffers(addr: SocketAddr, recv: usize, send: usize) -> io::R
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     Ok(stream)
+}
+
+/// Polls the server's counters until `done` holds for them, for at most
+/// [`TIMEOUT`]; `what` names the condition in the error. The poll yields
+/// between reads and never sleeps: it returns as soon as the state is reached.
+pub fn stats_until(
+    server: &ServerHandle,
+    what: &str,
+    done: impl Fn(&Stats) -> bool,
+) -> Result<Stats, Box<dyn Error>> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let stats = server.stats();
+        if done(&stats) {
+            return Ok(stats);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("not reached within {TIMEOUT:?}: {what}; last {stats:?}").into());
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Whether the tests run on CI (`CI` set to anything but empty, `0` or
+/// `false`), where every test must run: a skip is a failure there.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
+}
+
+/// Skips the calling test for `reason`, visibly: prints why and returns
+/// `Ok`; on CI ([`on_ci`]) returns an error instead, since CI's machine has
+/// what every test needs.
+pub fn skip(reason: &str) -> TestResult {
+    if on_ci() {
+        return Err(format!("would skip, but CI must run every test: {reason}").into());
+    }
+    eprintln!("SKIPPED: {reason}");
+    Ok(())
+}
+
+/// Whether `err`, from creating or binding a socket on `[::1]`, means this
+/// machine has no IPv6 loopback (no address, or no IPv6 at all).
+pub fn no_ipv6(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
+    ) || err.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
+/// What a test handler puts in its panic messages, so that the panic hook
+/// of [`quiet_expected_panics`] keeps them out of the output.
+pub const EXPECTED_PANIC: &str = "expected test panic";
+
+/// Keeps panics whose message contains [`EXPECTED_PANIC`] out of the test
+/// output, and reports every other panic as before.
+///
+/// Installed once per test binary and never removed: tests that swapped the
+/// process-wide hook and restored it while others ran in parallel could
+/// silence another test's failure, or leave the silent hook in place.
+pub fn quiet_expected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("");
+            if !message.contains(EXPECTED_PANIC) {
+                report(info);
+            }
+        }));
+    });
+}
+
+/// A logger that keeps the crate's records at `Warn` and above, for tests
+/// that check what the server logs (the library never logs at `Error`, so
+/// a check for errors alone cannot fail).
+pub struct WarnCapture {
+    lines: std::sync::Mutex<Vec<(log::Level, String)>>,
+}
+
+/// The process-wide [`WarnCapture`], installed on first use. `None` if
+/// another logger was installed first.
+pub fn capture_warnings() -> Option<&'static WarnCapture> {
+    static CAPTURE: WarnCapture = WarnCapture {
+        lines: std::sync::Mutex::new(Vec::new()),
+    };
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *INSTALLED.get_or_init(|| {
+        let ok = log::set_logger(&CAPTURE).is_ok();
+        if ok {
+            log::set_max_level(log::LevelFilter::Warn);
+        }
+        ok
+    });
+    ok.then_some(&CAPTURE)
+}
+
+impl WarnCapture {
+    /// The lines captured so far, as `LEVEL message`.
+    pub fn lines(&self) -> Vec<String> {
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().map(|(l, m)| format!("{l} {m}")).collect()
+    }
+
+    /// The captured lines that contain `needle`.
+    pub fn matching(&self, needle: &str) -> Vec<String> {
+        let mut lines = self.lines();
+        lines.retain(|l| l.contains(needle));
+        lines
+    }
+}
+
+impl log::Log for WarnCapture {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn && m.target().starts_with("netecho")
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+            lines.push((r.level(), r.args().to_string()));
+        }
+    }
+    fn flush(&self) {}
 }
 
 /// Writes `msg` and reads back exactly as many bytes, which must be `msg`.
@@ -216,7 +343,8 @@ pub enum Event {
     Close { peer: Addr, reason: CloseReason },
 }
 
-/// Wraps a handler and reports `on_open` and `on_close` on a channel.
+/// Wraps a handler, forwards every callback to it, and reports `on_open` and
+/// `on_close` on a channel.
 pub struct Notify<H> {
     inner: H,
     tx: Sender<Event>,
@@ -259,7 +387,7 @@ impl<H: Handler> Handler for Notify<H> {
 }
 
 /// A handler factory wrapping `make`'s handlers in [`Notify`], and the
-/// receiving end of their events.
+/// receiving end of their `on_open` and `on_close` events.
 pub fn notify<H, F>(make: F) -> (impl Fn() -> Notify<H> + Send + Sync + 'static, Events)
 where
     H: Handler + 'static,
@@ -358,6 +486,8 @@ pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result
     check_same(msg, &back)
 }
 
+#[cfg(feature = "tls")]
+pub mod tls;
 /// An example's binary, `name`. `cargo test` builds the examples (without
 /// copying them to `examples/NAME`, as `cargo build --example NAME` does), so
 /// look for both names next to this test's own binary, and take the newest

@@ -1,7 +1,8 @@
 //! The crate under test, started the way its example starts it (default options but
 //! `workers`): on `127.0.0.1:0`, or with `unix` on a Unix socket file (`Listener::unix`),
-//! or with `udp` as a UDP listener (`Listener::udp`: the standard guard, which does not
-//! limit loopback, and one UDP worker, its defaults) of a server with no other.
+//! or over TLS from the certificate and key files when given (`Listener::tls`), or with
+//! `udp` as a UDP listener (`Listener::udp`: the standard guard, which does not limit
+//! loopback, and one UDP worker, its defaults) of a server with no other.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -11,14 +12,21 @@ use netecho::{Listener, TcpServer};
 pub fn run(
     workers: usize,
     unix: Option<&Path>,
+    tls: Option<(&Path, &Path)>,
     udp: bool,
     announce: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     let builder = TcpServer::builder().workers(workers);
-    let builder = match unix {
-        Some(path) => builder.listener(Listener::unix(path)),
-        None if udp => builder.listener(Listener::udp((Ipv4Addr::LOCALHOST, 0))),
-        None => builder.host(Ipv4Addr::LOCALHOST).port(0),
+    let builder = match (unix, tls) {
+        (Some(path), None) => builder.listener(Listener::unix(path)),
+        (None, None) if udp => builder.listener(Listener::udp((Ipv4Addr::LOCALHOST, 0))),
+        (None, None) => builder.host(Ipv4Addr::LOCALHOST).port(0),
+        #[cfg(feature = "tls")]
+        (None, Some((cert, key))) => builder.listener(
+            Listener::tcp((Ipv4Addr::LOCALHOST, 0))
+                .tls(netecho::TlsConfig::from_pem_files(cert, key)),
+        ),
+        _ => return Err("netecho: this TLS/Unix combination is not a scenario".into()),
     };
     let server = builder.bind().map_err(|e| format!("netecho: bind: {e}"))?;
     let addrs: Vec<String> = server
