@@ -77,6 +77,9 @@ mod servers;
 mod strace;
 #[path = "echo/table.rs"]
 mod table;
+#[cfg(feature = "tls")]
+#[path = "echo/tls.rs"]
+mod tls;
 
 use std::process::ExitCode;
 
@@ -91,11 +94,16 @@ fn main() -> ExitCode {
     let args = parse_args();
     if let Some(kind) = args.serve {
         let workers = args.workers.unwrap_or_else(plan::cpus);
-        return servers::serve(kind, workers, args.unix.as_deref());
+        let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        return servers::serve(kind, workers, args.unix.as_deref(), tls);
     }
     match Plan::new(&args).and_then(|mut plan| {
         if plan.needs_baselines() {
             plan.setup.baselines = Some(baselines::build()?);
+        }
+        #[cfg(feature = "tls")]
+        if plan.needs_tls() {
+            plan.setup.tls = Some(tls::TlsSetup::create()?);
         }
         run(&plan, args.svg_out.clone())
     }) {
@@ -153,17 +161,12 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
         plan.setup.workers
     );
     let mut cells: Vec<Cell> = plan
-        .scenarios
-        .iter()
-        .flat_map(|sc| {
-            plan.servers
-                .iter()
-                .map(|srv| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
-        })
+        .pairs()
+        .map(|(sc, srv)| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
         .collect();
     for round in 0..rounds {
-        for (si, sc) in plan.scenarios.iter().enumerate() {
-            for srv in plan.order(round) {
+        for sc in &plan.scenarios {
+            for srv in plan.order(round).into_iter().filter(|s| s.serves(sc)) {
                 let tag = format!("{}-{}-r{}", sc.name, srv.name(), round + 1);
                 let result = measure::measure(srv, sc, &plan.setup, &tag);
                 eprintln!(
@@ -173,12 +176,12 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
                     srv.name(),
                     brief(&result)
                 );
-                let k = plan
-                    .servers
-                    .iter()
-                    .position(|s| *s == srv)
-                    .unwrap_or_default();
-                let cell = &mut cells[si * plan.servers.len() + k];
+                let Some(cell) = cells
+                    .iter_mut()
+                    .find(|c| c.scenario == sc.name && c.server == srv.name())
+                else {
+                    continue;
+                };
                 match result {
                     Ok(sample) => cell.rounds.push(sample),
                     Err(e) => cell.errors.push(e),

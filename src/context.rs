@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::addr::{Addr, PeerCred};
 use crate::handle::{ConnHandle, ConnState, Route};
 use crate::proxy::ProxyHeader;
+use crate::tls_info::TlsInfo;
 
 /// Who and where a connection is: its addresses, its listener, and the
 /// peer's credentials (Unix sockets). The state machine owns one per
@@ -18,6 +19,8 @@ pub(crate) struct Endpoints {
     pub(crate) local: Addr,
     pub(crate) listener: usize,
     pub(crate) peer_cred: Option<PeerCred>,
+    /// What a TLS handshake negotiated, once it is done.
+    pub(crate) tls: Option<Box<TlsInfo>>,
     /// The PROXY protocol header the connection started with, if any; with
     /// it, `peer` is the client's address it gave.
     pub(crate) proxy: Option<Box<ProxyHeader>>,
@@ -31,6 +34,7 @@ impl Endpoints {
             local: Addr::Tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             listener: 0,
             peer_cred: None,
+            tls: None,
             proxy: None,
         }
     }
@@ -367,6 +371,27 @@ impl Conn {
     /// and where the platform does not tell (only Linux and Android do).
     pub fn peer_cred(&self) -> Option<PeerCred> {
         self.endpoints.peer_cred
+    }
+
+    /// What the TLS handshake negotiated (ALPN, SNI, the client's
+    /// certificates), from `on_open` on; `None` on a connection without TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Conn, Handler};
+    ///
+    /// struct WhoAreYou;
+    /// impl Handler for WhoAreYou {
+    ///     fn on_open(&mut self, conn: &mut Conn) {
+    ///         let sni = conn.tls().and_then(|tls| tls.server_name()).unwrap_or("-");
+    ///         let reply = format!("you asked for {sni}\n");
+    ///         conn.write(reply.as_bytes());
+    ///     }
+    /// }
+    /// ```
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.endpoints.tls.as_deref()
     }
 
     /// How many bytes of output are waiting to be sent: those the socket has

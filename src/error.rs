@@ -77,6 +77,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A TLS listener's configuration cannot be used: a certificate, key or
+    /// CA file cannot be read or holds nothing usable, or the key does not
+    /// match the certificate. `context` names the file.
+    #[cfg(feature = "tls")]
+    #[error("tls: {context}")]
+    Tls {
+        /// What failed, naming the file.
+        context: String,
+        /// The cause: the file system's error, or what was wrong in the file.
+        #[source]
+        source: io::Error,
+    },
     /// A worker thread panicked outside of a handler (a bug in this crate).
     #[error("worker thread {worker} panicked")]
     WorkerPanicked {

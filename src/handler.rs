@@ -210,6 +210,18 @@ pub enum CloseReason {
     /// The handler called [`Conn::abort`]: the connection was reset (RST),
     /// its unsent output dropped.
     Aborted,
+    /// The peer closed the TCP connection without TLS's close_notify: its
+    /// input may have been cut short (a truncation attack, or a client that
+    /// does not bother). A clean TLS close is [`PeerClosed`](Self::PeerClosed).
+    Truncated,
+    /// The TLS handshake failed (a plaintext client on a TLS port, garbage, a
+    /// client certificate missing or not trusted). The handler never sees
+    /// it: `on_open` had not run, so neither does `on_close`; it is logged
+    /// at debug and counted in [`Stats`](crate::Stats).
+    HandshakeFailed,
+    /// The TLS handshake did not finish within the handshake timeout. Like
+    /// [`HandshakeFailed`](Self::HandshakeFailed), never given to a handler.
+    HandshakeTimeout,
     /// The server shut down and the connection closed gracefully.
     Shutdown,
     /// The server shut down and the connection did not finish within the
@@ -229,6 +241,8 @@ impl CloseReason {
     pub(crate) fn from_io(err: &io::Error) -> Self {
         if is_hang_up(err) {
             CloseReason::Reset
+        } else if err.kind() == io::ErrorKind::UnexpectedEof {
+            CloseReason::Truncated
         } else {
             CloseReason::Error(err.kind())
         }

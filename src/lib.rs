@@ -88,6 +88,11 @@
 //!
 //! All off by default:
 //!
+//! - `tls`: TLS listeners on rustls with the *ring* crypto provider (it
+//!   builds with the Rust toolchain and a C compiler; aws-lc-rs would add a
+//!   much larger C build): `Listener::tls` with a `TlsConfig`; handlers see
+//!   plaintext and learn ALPN, SNI and client certificates from
+//!   [`Conn::tls`]; adds `rustls` and `rustls-pki-types`.
 //! - `systemd` (Unix): `netecho::systemd` socket activation and readiness, and
 //!   upgrade in place (`ServerHandle::upgrade`); adds `listenfd` and
 //!   `sd-notify`.
@@ -118,10 +123,10 @@
 //!
 //! | layer | modules | what it holds |
 //! |---|---|---|
-//! | configuration | `config`, `addr`, `error`, `stats` | plain data: validated options, addresses, errors, counters |
-//! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]), `proxy` ([`ProxyProtocol`]) | what users implement and call; no socket, no event loop; the PROXY header parser |
+//! | configuration | `config`, `addr`, `error`, `stats`, `tls_config` | plain data: validated options, addresses, errors, counters; TLS certificates checked and turned into a rustls configuration |
+//! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]), `proxy` ([`ProxyProtocol`]), `tls_info` ([`TlsInfo`]) | what users implement and call; no socket, no event loop; the PROXY header parser |
 //! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
-//! | transports | `transport::{tcp, unix}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials |
+//! | transports | `transport::{tcp, unix, tls}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials; TLS as a stream over the others (rustls, sans-IO) |
 //! | driver | `metrics`, `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0 (pause follows here), timers, wake-ups; what they record |
 //! | server | `builder`, `listener`, `server`, `systemd`, `upgrade` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; socket activation; handing the sockets to a successor |
 //!
@@ -168,6 +173,8 @@ mod addr;
 mod config;
 mod error;
 mod stats;
+#[cfg(feature = "tls")]
+mod tls_config;
 
 mod context;
 pub mod fault;
@@ -175,6 +182,7 @@ pub mod framing;
 mod handle;
 mod handler;
 mod proxy;
+mod tls_info;
 
 mod state_machine;
 pub mod testing;
@@ -214,6 +222,14 @@ pub use proxy::{
 };
 pub use server::{Drained, ServerHandle, TcpServer};
 pub use stats::Stats;
+#[cfg(feature = "tls")]
+pub use tls_config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig};
+pub use tls_info::TlsInfo;
+
+/// rustls, re-exported so that a `ServerConfig` for `TlsConfig::from_rustls`
+/// comes from the same version as this crate's.
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use udp::{
     ANSWER_BACK_PORTS, DEFAULT_GLOBAL_RATE, DEFAULT_MAX_SOURCES, DEFAULT_PER_SOURCE_RATE,
     DatagramEcho, DatagramHandler, GuardPolicy, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, REFLECTOR_PORTS,

@@ -61,6 +61,8 @@ pub struct Listener {
     #[cfg(unix)]
     mode: Option<u32>,
     factory: Option<Factory>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls_config::TlsConfig>,
     proxy: Option<ProxyProtocol>,
 }
 
@@ -93,6 +95,8 @@ impl fmt::Debug for Listener {
         };
         #[cfg(unix)]
         d.field("mode", &self.mode);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
         d.field("handler", &self.factory.as_ref().map(|_| "custom"))
             .field("proxy", &self.proxy)
             .finish()
@@ -106,6 +110,8 @@ impl Listener {
             #[cfg(unix)]
             mode: None,
             factory: None,
+            #[cfg(feature = "tls")]
+            tls: None,
             proxy: None,
         }
     }
@@ -164,6 +170,36 @@ impl Listener {
     #[cfg(unix)]
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode);
+        self
+    }
+
+    /// Speaks TLS on this listener's connections, with this certificate and
+    /// these options (TCP or Unix, created or handed in). The handler sees
+    /// plaintext only, after the handshake, and learns what it negotiated
+    /// from [`Conn::tls`](crate::Conn::tls). Needs the `tls` feature.
+    ///
+    /// The certificate and key are read and checked at
+    /// [`bind`](crate::TcpServerBuilder::bind).
+    ///
+    /// # Examples
+    ///
+    /// A plain and a TLS port under one server; a missing certificate file
+    /// fails `bind`, naming the file:
+    ///
+    /// ```
+    /// use netecho::{Listener, TcpServer, TlsConfig};
+    ///
+    /// let tls = TlsConfig::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem");
+    /// let err = TcpServer::builder()
+    ///     .listener(Listener::tcp(([127, 0, 0, 1], 0)))
+    ///     .listener(Listener::tcp(([127, 0, 0, 1], 0)).tls(tls))
+    ///     .bind()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("/nonexistent/cert.pem"));
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls_config::TlsConfig) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -271,6 +307,18 @@ impl Listener {
             Source::UnixStd(std, at) => {
                 transport::Listener::unix(std, None, at).map_err(bind_err)?
             }
+        };
+        #[cfg(feature = "tls")]
+        let listener = match &self.tls {
+            Some(tls) => {
+                let (handshake_timeout, max_handshakes) = tls.handshake_limits();
+                listener.with_tls(transport::tls::TlsAcceptor {
+                    config: tls.build()?,
+                    handshake_timeout,
+                    max_handshakes,
+                })
+            }
+            None => listener,
         };
         Ok(Opened {
             listener,

@@ -91,6 +91,9 @@ fn reason_label(reason: Option<CloseReason>) -> &'static str {
         Some(CloseReason::ShutdownTimeout) => "shutdown_timeout",
         Some(CloseReason::ProxyRejected) => "proxy_rejected",
         Some(CloseReason::ProxyTimeout) => "proxy_timeout",
+        Some(CloseReason::Truncated) => "truncated",
+        Some(CloseReason::HandshakeFailed) => "handshake_failed",
+        Some(CloseReason::HandshakeTimeout) => "handshake_timeout",
     }
 }
 

@@ -18,6 +18,7 @@ use crate::handle::{Command, ConnState};
 use crate::handler::{CloseReason, Handler};
 use crate::proxy::{self, Parsed, ProxyProtocol};
 use crate::stats::{Counters, bump};
+use crate::tls_info::TlsInfo;
 
 /// Reads done for one readiness event before the connection yields to others.
 const READ_BUDGET: usize = 16;
@@ -61,6 +62,41 @@ pub(crate) trait Stream: Read + Write {
     /// its socket here, not through the protocol.
     fn consume_peeked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read(buf)
+    }
+
+    /// Moves a handshake on: `Ok(true)` once the stream carries application
+    /// data (at once for a plain socket), `Ok(false)` while it waits.
+    fn handshake(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// How long the handshake may take, if there is one.
+    fn handshake_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// What the handshake negotiated, for the handler.
+    fn tls_info(&self) -> Option<Box<TlsInfo>> {
+        None
+    }
+
+    /// The stream holds output that `write` counted as taken but the socket
+    /// has not (TLS records): flush it (`Write::flush`) when writable, and do
+    /// not close before it is out.
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    /// A short read stopped with input left although the socket may be
+    /// empty (decrypted data, the peer's close): read again at once.
+    fn has_buffered_input(&self) -> bool {
+        false
+    }
+
+    /// Closing sends a message of the protocol (TLS close_notify), so even a
+    /// connection whose peer is done goes through `shutdown_write`.
+    fn closes_with_message(&self) -> bool {
+        false
     }
 }
 
@@ -127,6 +163,9 @@ pub(crate) struct Connection<S> {
     proxy: Option<Arc<ProxyProtocol>>,
     /// When an awaited PROXY header times out.
     preamble_deadline: Option<Instant>,
+    /// When an unfinished handshake (TLS, after any PROXY header) times out;
+    /// `Some` while it counts in the worker's handshakes in progress.
+    handshake_deadline: Option<Instant>,
 }
 
 impl<S: Stream> Connection<S> {
@@ -162,6 +201,7 @@ impl<S: Stream> Connection<S> {
             opened: false,
             proxy: None,
             preamble_deadline: None,
+            handshake_deadline: None,
         }
     }
 
@@ -215,8 +255,9 @@ impl<S: Stream> Connection<S> {
         self.pending.len()
     }
 
-    /// The connection just opened, or its preamble may have come: once the
-    /// preamble (if any) is over, tells the handler.
+    /// The connection just opened, or its preamble or handshake may have
+    /// moved on: once the PROXY header (if any) has come and the handshake
+    /// (if any, TLS) is over, tells the handler.
     pub(crate) fn open(&mut self, io: &mut Io<'_>) -> Step {
         if !self.opened {
             match self.preamble(io) {
@@ -224,7 +265,30 @@ impl<S: Stream> Connection<S> {
                 Ok(false) => return Step::Open,
                 Err(reason) => return Step::Close(reason),
             }
+            match self.stream.handshake() {
+                Ok(true) => {}
+                Ok(false) => {
+                    if self.handshake_deadline.is_none() {
+                        let timeout = self.stream.handshake_timeout().unwrap_or(DRAIN_TIMEOUT);
+                        self.handshake_deadline = Some(io.now + timeout);
+                        bump(&io.counters.tls_handshaking, 1);
+                    }
+                    return Step::Open;
+                }
+                Err(e) => {
+                    log::debug!("tls handshake with {} failed: {e}", self.endpoints.peer);
+                    bump(&io.counters.tls_handshake_errors, 1);
+                    return Step::Close(CloseReason::HandshakeFailed);
+                }
+            }
             self.opened = true;
+            self.endpoints.tls = self.stream.tls_info();
+            if self.endpoints.tls.is_some() {
+                bump(&io.counters.tls_handshakes, 1);
+            }
+            if self.handshake_deadline.take().is_some() {
+                bump(&io.counters.tls_handshaking, u64::MAX);
+            }
             self.last_read = io.now;
         }
         self.callback(io, |h, c| h.on_open(c))
@@ -370,7 +434,7 @@ impl<S: Stream> Connection<S> {
             // A short read emptied the socket's receive queue: skip the read
             // that would only say `WouldBlock`. New data raises a new event;
             // an EOF the event already announced does not, so read on then.
-            if n < io.buf.len() && !self.hup {
+            if n < io.buf.len() && !self.hup && !self.stream.has_buffered_input() {
                 return Step::Open;
             }
         }
@@ -453,7 +517,32 @@ impl<S: Stream> Connection<S> {
 
     /// The socket may take more output.
     pub(crate) fn writable(&mut self, io: &mut Io<'_>) -> Step {
-        if !self.opened || self.pending.is_empty() {
+        if !self.opened {
+            // A handshake moves on when the peer's flight arrives (a
+            // readable event); here only our flight may be waiting.
+            if self.stream.wants_write() {
+                if let Err(e) = self.stream.flush() {
+                    log::debug!("tls handshake with {} failed: {e}", self.endpoints.peer);
+                    bump(&io.counters.tls_handshake_errors, 1);
+                    return Step::Close(CloseReason::HandshakeFailed);
+                }
+            }
+            return Step::Open;
+        }
+        if self.stream.wants_write() {
+            // Output the stream holds (TLS records) goes first.
+            if let Err(e) = self.stream.flush() {
+                return Step::Close(CloseReason::from_io(&e));
+            }
+            if self.pending.is_empty() {
+                if !self.stream.wants_write() {
+                    self.stalled_since = None;
+                }
+                let step = self.advance(io);
+                return self.settle(step);
+            }
+        }
+        if self.pending.is_empty() {
             return Step::Open;
         }
         if let Err(e) = self.flush(io.now, io.counters) {
@@ -479,7 +568,8 @@ impl<S: Stream> Connection<S> {
     /// The server is shutting down: finish writing, then close gracefully.
     pub(crate) fn shutdown(&mut self, io: &mut Io<'_>) -> Step {
         if !self.opened {
-            // A preamble in progress is dropped: the handler never saw it.
+            // A preamble or handshake in progress is dropped: the handler
+            // never saw it.
             return Step::Close(CloseReason::Shutdown);
         }
         if self.closing.is_none() {
@@ -492,6 +582,7 @@ impl<S: Stream> Connection<S> {
     pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
         [
             self.preamble_deadline,
+            self.handshake_deadline,
             self.drain_deadline(),
             self.write_deadline(config),
             self.timer_deadline(),
@@ -521,6 +612,11 @@ impl<S: Stream> Connection<S> {
                 self.endpoints.peer
             );
             return Step::Close(CloseReason::ProxyTimeout);
+        }
+        if due(self.handshake_deadline).is_some() {
+            log::debug!("tls handshake with {} timed out", self.endpoints.peer);
+            bump(&io.counters.tls_handshake_timeouts, 1);
+            return Step::Close(CloseReason::HandshakeTimeout);
         }
         let mut timer_done = false;
         let mut idle_done = false;
@@ -599,6 +695,9 @@ impl<S: Stream> Connection<S> {
 
     /// The connection is removed: tells the handler, then closes the socket.
     pub(crate) fn finish(mut self, reason: CloseReason, counters: &Counters) {
+        if self.handshake_deadline.is_some() {
+            bump(&counters.tls_handshaking, u64::MAX);
+        }
         if !self.opened {
             // The handler never heard of the connection.
             return;
@@ -709,10 +808,14 @@ impl<S: Stream> Connection<S> {
         counters: &Counters,
         conn: &mut Conn,
     ) -> Step {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || self.stream.wants_write() {
             return Step::Open;
         }
-        if let (Some(reason), true) = (self.closing, self.read_closed) {
+        if let (Some(reason), true, false) = (
+            self.closing,
+            self.read_closed,
+            self.stream.closes_with_message(),
+        ) {
             // The peer is done and everything is written: `close` sends the
             // FIN (nothing unread, so no reset); a `shutdown` first would
             // only cost a system call.
@@ -722,6 +825,15 @@ impl<S: Stream> Connection<S> {
             self.fin_sent = true;
             if let Err(e) = self.stream.shutdown_write() {
                 return Step::Close(CloseReason::from_io(&e));
+            }
+            if self.stream.wants_write() {
+                // TLS: close_notify waits for the socket; closing now would
+                // lose it. Writable events flush it, then come back here.
+                self.stalled_since.get_or_insert(now);
+                if self.closing.is_some() && !self.read_closed {
+                    self.drain_deadline.get_or_insert(now + DRAIN_TIMEOUT);
+                }
+                return Step::Open;
             }
         }
         match self.closing {
@@ -812,6 +924,9 @@ impl<S: Stream> Connection<S> {
         if sent < data.len() {
             self.pending.extend_from_slice(&data[sent..]);
             self.stalled_since = Some(now);
+        } else if self.stream.wants_write() {
+            // The stream (TLS) holds records the socket refused.
+            self.stalled_since.get_or_insert(now);
         }
         Ok(())
     }
@@ -838,7 +953,7 @@ impl<S: Stream> Connection<S> {
         if sent == self.pending.len() {
             // Give the memory back: an idle connection holds no buffer.
             self.pending = Vec::new();
-            self.stalled_since = None;
+            self.stalled_since = self.stream.wants_write().then_some(now);
         } else {
             self.pending.drain(..sent);
         }

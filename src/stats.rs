@@ -37,6 +37,18 @@ pub struct Stats {
     pub handler_panics: u64,
     /// Errors from `accept` (out of file descriptors, aborted connections...).
     pub accept_errors: u64,
+    /// TLS handshakes completed (the handler's `on_open` followed).
+    pub tls_handshakes: u64,
+    /// TLS handshakes in progress now.
+    pub tls_handshaking: u64,
+    /// TLS handshakes that failed: a plaintext client on a TLS port, garbage,
+    /// a client certificate missing or not trusted, the peer gone early.
+    pub tls_handshake_errors: u64,
+    /// TLS handshakes not finished within the handshake timeout.
+    pub tls_handshake_timeouts: u64,
+    /// TLS connections closed at once because their worker already had
+    /// `max_handshakes` handshakes in progress.
+    pub tls_refused: u64,
     /// PROXY protocol headers taken (see [`ProxyProtocol`](crate::ProxyProtocol)).
     pub proxy_headers: u64,
     /// Connections closed before any header because the peer is not in the
@@ -67,6 +79,12 @@ pub(crate) struct Counters {
     pub(crate) write_timeouts: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
+    pub(crate) tls_handshakes: AtomicU64,
+    /// A gauge, like `buffered_bytes`.
+    pub(crate) tls_handshaking: AtomicU64,
+    pub(crate) tls_handshake_errors: AtomicU64,
+    pub(crate) tls_handshake_timeouts: AtomicU64,
+    pub(crate) tls_refused: AtomicU64,
     pub(crate) proxy_headers: AtomicU64,
     pub(crate) proxy_untrusted: AtomicU64,
     pub(crate) proxy_malformed: AtomicU64,
@@ -99,6 +117,13 @@ impl Stats {
             s.write_timeouts += c.write_timeouts.load(Relaxed);
             s.handler_panics += c.handler_panics.load(Relaxed);
             s.accept_errors += c.accept_errors.load(Relaxed);
+            s.tls_handshakes += c.tls_handshakes.load(Relaxed);
+            s.tls_handshaking = s
+                .tls_handshaking
+                .wrapping_add(c.tls_handshaking.load(Relaxed));
+            s.tls_handshake_errors += c.tls_handshake_errors.load(Relaxed);
+            s.tls_handshake_timeouts += c.tls_handshake_timeouts.load(Relaxed);
+            s.tls_refused += c.tls_refused.load(Relaxed);
             s.proxy_headers += c.proxy_headers.load(Relaxed);
             s.proxy_untrusted += c.proxy_untrusted.load(Relaxed);
             s.proxy_malformed += c.proxy_malformed.load(Relaxed);

@@ -282,6 +282,7 @@ impl Harness {
                 local: Addr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 7))),
                 listener: 0,
                 peer_cred: None,
+                tls: None,
                 proxy: None,
             },
             proxy: None,

@@ -93,6 +93,7 @@ fn start(extra: &[&str]) -> Result<(Child, std::net::SocketAddr, Receiver<String
     let addr = first
         .trim()
         .strip_prefix("listening on ")
+        .map(|a| a.strip_prefix("tls:").unwrap_or(a))
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("unexpected first line {first:?}"))?;
     Ok((child, addr, stderr))
@@ -230,18 +231,6 @@ fn bind_flags_listen_in_order_and_sigterm_removes_the_socket_file() -> TestResul
 }
 
 #[test]
-fn tls_binds_are_refused_for_now() -> TestResult {
-    let output = Command::new(echo_example()?)
-        .args(["--bind", "tls:127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "tls: was accepted");
-    assert!(stderr.contains("not supported yet"), "{stderr}");
-    Ok(())
-}
-
-#[test]
 fn udp_binds_mix_with_tcp_in_order_and_echo_datagrams() -> TestResult {
     let mut child = Command::new(echo_example()?)
         .args(["--workers", "1", "--bind", "udp:127.0.0.1:0"])
@@ -272,5 +261,138 @@ fn udp_binds_mix_with_tcp_in_order_and_echo_datagrams() -> TestResult {
     expect_line(&stderr, "udp:127.0.0.1")?;
     let status = wait(child)?;
     assert_eq!(status.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn plain_and_tls_binds_mix_and_say_which_is_which() -> TestResult {
+    use std::io::Write;
+    let pki = util::tls::Pki::new()?;
+    let dir = util::tls::TempDir::new()?;
+    let cert = dir.write("cert.pem", &pki.server.cert)?;
+    let key = dir.write("key.pem", &pki.server.key)?;
+    let mut child = Command::new(echo_example()?)
+        .args([
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            "tls:127.0.0.1:0",
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--alpn", "echo"])
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let _stderr = lines(child.stderr.take().ok_or("no stderr")?);
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first)?;
+    stdout.read_line(&mut second)?;
+    let plain: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    let tls: std::net::SocketAddr = second
+        .trim()
+        .strip_prefix("listening on tls:")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected second line {second:?}"))?;
+    assert_echo(&mut connect(plain)?, b"in the clear")?;
+    let config = pki.client_config(&["echo"], None)?;
+    let mut client = util::tls::tls_connect(tls, config, "localhost")?;
+    client.write_all(b"over tls")?;
+    let mut back = [0u8; 8];
+    client.read_exact(&mut back)?;
+    assert_eq!(&back, b"over tls");
+    assert_eq!(client.conn.alpn_protocol(), Some(&b"echo"[..]));
+    drop(client);
+    signal(&child, "TERM")?;
+    assert_eq!(wait(child)?.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_cert_without_bind_serves_tls_on_the_port() -> TestResult {
+    use std::io::Write;
+    let pki = util::tls::Pki::new()?;
+    let dir = util::tls::TempDir::new()?;
+    let cert = dir.write("cert.pem", &pki.server.cert)?;
+    let key = dir.write("key.pem", &pki.server.key)?;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (child, addr, _stderr) = start(&["--tls-cert", &path(&cert), "--tls-key", &path(&key)])?;
+    let mut client = util::tls::tls_connect(addr, pki.client_config(&[], None)?, "localhost")?;
+    client.write_all(b"default port")?;
+    let mut back = [0u8; 12];
+    client.read_exact(&mut back)?;
+    assert_eq!(&back, b"default port");
+    drop(client);
+    signal(&child, "TERM")?;
+    assert_eq!(wait(child)?.code(), Some(0));
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_misconfigurations_are_named_and_exit_1() -> TestResult {
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &[
+                "--port",
+                "0",
+                "--tls-cert",
+                "/nonexistent/cert.pem",
+                "--tls-key",
+                "/nonexistent/key.pem",
+            ],
+            "error: tls: cannot read the certificate file /nonexistent/cert.pem",
+        ),
+        (
+            &["--bind", "tls:127.0.0.1:0"],
+            "`tls:` binds need --tls-cert and --tls-key",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(echo_example()?)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_flags_without_the_feature_say_how_to_build_it() -> TestResult {
+    let cases: [&[&str]; 2] = [
+        &["--port", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        &["--bind", "tls:127.0.0.1:0"],
+    ];
+    for args in cases {
+        let output = Command::new(echo_example()?)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("--features tls"), "{args:?}: {stderr}");
+    }
     Ok(())
 }

@@ -40,6 +40,7 @@ impl ServerProcess {
         workers: usize,
         baselines: Option<&Path>,
         transport: Transport,
+        tls: Option<(&Path, &Path)>,
     ) -> Result<ServerProcess, String> {
         let dir = match transport {
             Transport::Tcp => None,
@@ -54,7 +55,7 @@ impl ServerProcess {
             .as_ref()
             .map(|d| d.path().join(format!("{}.sock", kind.name())));
         let mut child = kind
-            .command(workers, baselines, socket.as_deref())?
+            .command(workers, baselines, socket.as_deref(), tls)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

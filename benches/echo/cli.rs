@@ -53,6 +53,12 @@ pub struct Args {
     /// The server child listens on this Unix socket file instead of TCP (internal).
     #[arg(long, hide = true, requires = "serve")]
     pub unix: Option<PathBuf>,
+    /// The server child's TLS certificate file (internal).
+    #[arg(long, hide = true, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The server child's TLS key file (internal).
+    #[arg(long, hide = true)]
+    pub tls_key: Option<PathBuf>,
     /// Passed by `cargo bench`; without it (as under `cargo test`) only a smoke check runs.
     #[arg(long, hide = true)]
     pub bench: bool,

@@ -35,6 +35,9 @@ pub struct Setup {
     pub strace: bool,
     /// The `netecho-bench-servers` binary, if any baseline is to run.
     pub baselines: Option<PathBuf>,
+    /// The certificate for the TLS scenarios, if any is to run.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsSetup>,
 }
 
 /// Figures of one run; `None` where a figure does not apply (idle) or could not be read.
@@ -111,11 +114,26 @@ pub fn measure(
     setup: &Setup,
     tag: &str,
 ) -> Result<Sample, String> {
+    #[cfg(feature = "tls")]
+    let tls = match (&setup.tls, sc.tls) {
+        (Some(t), true) => Some(t),
+        (None, true) => return Err("no TLS certificate was made".into()),
+        _ => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if sc.tls {
+        return Err("TLS scenarios need the `tls` feature".into());
+    }
+    #[cfg(feature = "tls")]
+    let files = tls.map(|t| (t.cert.as_path(), t.key.as_path()));
+    #[cfg(not(feature = "tls"))]
+    let files = None;
     let mut server = ServerProcess::spawn(
         kind,
         setup.workers,
         setup.baselines.as_deref(),
         sc.transport,
+        files,
     )?;
     let pid = server.pid;
     let me = std::process::id();
@@ -138,6 +156,10 @@ pub fn measure(
         setup_timeout: t.setup_timeout,
         hard_timeout: t.setup_timeout + warmup + duration + Duration::from_secs(5),
         cancel: Arc::new(AtomicBool::new(false)),
+        #[cfg(feature = "tls")]
+        tls: tls.map(|t| t.client.clone()),
+        #[cfg(not(feature = "tls"))]
+        tls: None,
     };
     let mut r = Readings::default();
     let mut strace = None;

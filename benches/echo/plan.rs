@@ -59,6 +59,8 @@ impl Plan {
                 show_pids: args.show_pids,
                 strace: args.strace,
                 baselines: None,
+                #[cfg(feature = "tls")]
+                tls: None,
             },
         })
     }
@@ -77,7 +79,24 @@ impl Plan {
 
     /// Some server runs in the `netecho-bench-servers` binary.
     pub fn needs_baselines(&self) -> bool {
-        self.servers.iter().any(|s| s.is_baseline())
+        self.pairs().any(|(_, s)| s.is_baseline())
+    }
+
+    /// Some scenario runs over TLS.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub fn needs_tls(&self) -> bool {
+        self.scenarios.iter().any(|s| s.tls)
+    }
+
+    /// Every scenario with every server that serves it, in table order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&Scenario, ServerKind)> + '_ {
+        self.scenarios.iter().flat_map(move |sc| {
+            self.servers
+                .iter()
+                .copied()
+                .filter(move |srv| srv.serves(sc))
+                .map(move |srv| (sc, srv))
+        })
     }
 }
 

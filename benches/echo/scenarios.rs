@@ -20,6 +20,8 @@ pub struct Scenario {
     pub connections: usize,
     /// Message size in bytes.
     pub size: usize,
+    /// Over TLS (only the servers that speak it run it).
+    pub tls: bool,
 }
 
 impl Scenario {
@@ -43,7 +45,8 @@ impl Scenario {
                 self.connections, self.size
             ),
         };
-        what + over
+        let tls = if self.tls { "TLS: " } else { "" };
+        format!("{tls}{what}{over}")
     }
 }
 
@@ -51,13 +54,15 @@ impl Scenario {
 /// picks the Unix-socket one by prefix.
 pub fn all(quick: bool) -> Vec<Scenario> {
     let idle = if quick { 1_000 } else { 10_000 };
-    vec![
+    #[allow(unused_mut)]
+    let mut all = vec![
         Scenario {
             name: "pingpong-100x512B",
             transport: Transport::Tcp,
             mode: Mode::PingPong,
             connections: 100,
             size: 512,
+            tls: false,
         },
         Scenario {
             name: "pingpong-1000x64B",
@@ -65,6 +70,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 1000,
             size: 64,
+            tls: false,
         },
         Scenario {
             name: "pingpong-10x64KiB",
@@ -72,6 +78,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 10,
             size: 65536,
+            tls: false,
         },
         Scenario {
             name: "connect",
@@ -79,6 +86,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::Connect,
             connections: 32,
             size: 64,
+            tls: false,
         },
         Scenario {
             name: "idle",
@@ -86,6 +94,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::Idle,
             connections: idle,
             size: 1,
+            tls: false,
         },
         Scenario {
             name: "unix-100x512B",
@@ -93,6 +102,29 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             mode: Mode::PingPong,
             connections: 100,
             size: 512,
+            tls: false,
         },
-    ]
+    ];
+    // With the `tls` feature (`cargo bench --features tls --bench echo`): against a
+    // tokio + tokio-rustls server, the ping-pong and the handshake rate.
+    #[cfg(feature = "tls")]
+    all.extend([
+        Scenario {
+            name: "tls-pingpong-100x512B",
+            transport: Transport::Tcp,
+            mode: Mode::PingPong,
+            connections: 100,
+            size: 512,
+            tls: true,
+        },
+        Scenario {
+            name: "tls-connect",
+            transport: Transport::Tcp,
+            mode: Mode::Connect,
+            connections: 32,
+            size: 64,
+            tls: true,
+        },
+    ]);
+    all
 }

@@ -18,6 +18,8 @@ use std::thread;
 
 use clap::ValueEnum;
 
+use crate::scenarios::Scenario;
+
 /// A server implementation, by its `--servers` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum ServerKind {
@@ -39,16 +41,21 @@ pub enum ServerKind {
     /// Bare single-threaded mio loop.
     #[value(name = "mio")]
     Mio,
+    /// Tokio + tokio-rustls, as tokio-rustls' example server: `accept`, `split`, `copy`
+    /// (TLS scenarios only).
+    #[value(name = "tokio-rustls")]
+    TokioRustls,
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 6] = [
+    pub const ALL: [ServerKind; 7] = [
         ServerKind::EchoServer,
         ServerKind::Tokio,
         ServerKind::Tokio64k,
         ServerKind::TokioCopy,
         ServerKind::Threads,
         ServerKind::Mio,
+        ServerKind::TokioRustls,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +66,17 @@ impl ServerKind {
             ServerKind::TokioCopy => "tokio-copy",
             ServerKind::Threads => "threads",
             ServerKind::Mio => "mio",
+            ServerKind::TokioRustls => "tokio-rustls",
+        }
+    }
+
+    /// Runs `sc`: TLS scenarios need a server that speaks TLS, the others one that
+    /// does not have to.
+    pub fn serves(self, sc: &Scenario) -> bool {
+        match self {
+            ServerKind::EchoServer => true,
+            ServerKind::TokioRustls => sc.tls,
+            _ => !sc.tls,
         }
     }
 
@@ -66,7 +84,10 @@ impl ServerKind {
     pub fn is_tokio(self) -> bool {
         matches!(
             self,
-            ServerKind::Tokio | ServerKind::Tokio64k | ServerKind::TokioCopy
+            ServerKind::Tokio
+                | ServerKind::Tokio64k
+                | ServerKind::TokioCopy
+                | ServerKind::TokioRustls
         )
     }
 
@@ -82,6 +103,7 @@ impl ServerKind {
         workers: usize,
         baselines: Option<&Path>,
         unix: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
     ) -> Result<Command, String> {
         let workers = workers.to_string();
         let mut cmd = if self.is_baseline() {
@@ -98,13 +120,21 @@ impl ServerKind {
         if let Some(path) = unix {
             cmd.arg("--unix").arg(path);
         }
+        if let Some((cert, key)) = tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
         Ok(cmd)
     }
 }
 
 /// Child-process entry point of `--serve`: run netecho until killed, on TCP or on the
 /// Unix socket file `unix`.
-pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>) -> ExitCode {
+pub fn serve(
+    kind: ServerKind,
+    workers: usize,
+    unix: Option<&Path>,
+    tls: Option<(&Path, &Path)>,
+) -> ExitCode {
     if kind.is_baseline() {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
@@ -131,7 +161,7 @@ pub fn serve(kind: ServerKind, workers: usize, unix: Option<&Path>) -> ExitCode 
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match ours::run(workers, unix, &mut announce) {
+    match ours::run(workers, unix, tls, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", kind.name());

@@ -25,6 +25,69 @@ pub enum Bind {
     Abstract(String),
     /// `udp:HOST:PORT` or `udp:[V6]:PORT` (examples with a datagram handler).
     Udp(SocketAddr),
+    /// `tls:HOST:PORT` (needs --tls-cert and --tls-key).
+    Tls(SocketAddr),
+}
+
+/// The TLS flags. Without the `tls` feature they exist (so `--help` shows
+/// them) but fail, saying how to build with it.
+#[derive(Debug, clap::Args)]
+pub struct TlsArgs {
+    /// The certificate chain (PEM) of the `tls:` binds, or of --host/--port
+    /// when there is no --bind (needs the `tls` feature: `cargo run
+    /// --features tls --example ...`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by a CA in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// Offer this ALPN protocol (repeatable, in order of preference).
+    #[arg(long, value_name = "PROTO", requires = "tls_cert")]
+    pub alpn: Vec<String>,
+}
+
+impl TlsArgs {
+    /// The TLS configuration the flags describe, if any.
+    #[cfg(feature = "tls")]
+    fn config(&self) -> Result<Option<netecho::TlsConfig>, Box<dyn Error>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let mut tls = netecho::TlsConfig::from_pem_files(cert, key);
+        if let Some(ca) = &self.tls_client_ca {
+            tls = tls.client_ca_file(ca);
+        }
+        for proto in &self.alpn {
+            tls = tls.alpn(proto.as_bytes());
+        }
+        Ok(Some(tls))
+    }
+
+    /// Without the `tls` feature, any TLS flag is an error that says so.
+    #[cfg(not(feature = "tls"))]
+    fn config(&self) -> Result<Option<std::convert::Infallible>, Box<dyn Error>> {
+        if self.tls_cert.is_some() {
+            return Err(NEEDS_TLS.into());
+        }
+        Ok(None)
+    }
+}
+
+/// What a TLS flag or bind says without the `tls` feature.
+const NEEDS_TLS: &str = "TLS needs the `tls` feature: build with `--features tls` (cargo run --features tls --example ...)";
+
+/// A TCP listener that speaks TLS with `tls`.
+#[cfg(feature = "tls")]
+fn tls_listener(addr: SocketAddr, tls: &netecho::TlsConfig) -> Listener {
+    Listener::tcp(addr).tls(tls.clone())
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_listener(_: SocketAddr, never: &std::convert::Infallible) -> Listener {
+    match *never {}
 }
 
 /// Parses a `--bind` value.
@@ -43,8 +106,11 @@ pub fn parse_bind(text: &str) -> Result<Bind, String> {
             .map(Bind::Udp)
             .map_err(|_| format!("`{rest}` is not HOST:PORT or [V6]:PORT"));
     }
-    if text.starts_with("tls:") {
-        return Err("`tls:` listeners are not supported yet".into());
+    if let Some(rest) = text.strip_prefix("tls:") {
+        return rest
+            .parse::<SocketAddr>()
+            .map(Bind::Tls)
+            .map_err(|_| format!("`{text}` is not tls:HOST:PORT or tls:[V6]:PORT"));
     }
     text.parse::<SocketAddr>()
         .map(Bind::Tcp)
@@ -62,7 +128,8 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// Where to listen, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`,
-    /// `unix:@NAME`, `udp:HOST:PORT` (echo only); replaces --host and --port. Under systemd socket
+    /// `unix:@NAME`, `udp:HOST:PORT` (echo only), `tls:HOST:PORT` (with
+    /// --tls-cert and --tls-key); replaces --host and --port. Under systemd socket
     /// activation (LISTEN_FDS) the handed-in sockets are served instead.
     #[arg(long = "bind", value_name = "ADDR", value_parser = parse_bind)]
     pub binds: Vec<Bind>,
@@ -109,6 +176,8 @@ pub struct ServerArgs {
     pub drain_timeout: Duration,
     #[command(flatten)]
     pub udp: UdpArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl ServerArgs {
@@ -295,14 +364,35 @@ where
     }
     let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = TcpServer::builder();
+    let tls = args.tls.config()?;
+    // Without --bind, whether --host/--port speak TLS.
+    let mut default_tls = false;
     if std::env::var_os("LISTEN_FDS").is_some() {
         builder = add_handed_in(builder, args)?;
     } else if args.binds.is_empty() {
         let addr = SocketAddr::new(args.host, args.port.unwrap_or(default_port));
-        builder = builder.listener(args.with_proxy(Listener::tcp(addr)));
+        match &tls {
+            None => builder = builder.listener(args.with_proxy(Listener::tcp(addr))),
+            #[allow(unreachable_patterns)]
+            Some(tls) => {
+                builder = builder.listener(args.with_proxy(tls_listener(addr, tls)));
+                default_tls = true;
+            }
+        }
     } else {
         for bind in args.binds.iter().filter(|b| !matches!(b, Bind::Udp(_))) {
-            builder = builder.listener(args.with_proxy(listener(bind, args.unix_mode)?));
+            let listener = match (bind, &tls) {
+                (Bind::Tls(addr), Some(tls)) => tls_listener(*addr, tls),
+                (Bind::Tls(_), None) if cfg!(feature = "tls") => {
+                    return Err("`tls:` binds need --tls-cert and --tls-key".into());
+                }
+                (Bind::Tls(_), None) => return Err(NEEDS_TLS.into()),
+                (bind, _) => listener(bind, args.unix_mode)?,
+            };
+            builder = builder.listener(args.with_proxy(listener));
+        }
+        if tls.is_some() && !args.binds.iter().any(|b| matches!(b, Bind::Tls(_))) {
+            return Err("--tls-cert is for `tls:` binds, and there is none".into());
         }
     }
     builder = builder
@@ -316,9 +406,13 @@ where
         builder = builder.workers(workers);
     }
     let server = builder.bind()?;
+    let scheme = if default_tls { "tls:" } else { "" };
     print_listening(
         args,
-        server.local_addrs().iter().map(ToString::to_string),
+        server
+            .local_addrs()
+            .iter()
+            .map(|addr| format!("{scheme}{addr}")),
         &udp_servers,
     );
     let udp_handles = spawn_udp(udp_servers)?;
@@ -371,6 +465,11 @@ fn print_listening(
             Bind::Udp(_) => {
                 if let Some(server) = udp.next() {
                     println!("listening on udp:{}", server.local_addr());
+                }
+            }
+            Bind::Tls(_) => {
+                if let Some(addr) = tcp.next() {
+                    println!("listening on tls:{addr}");
                 }
             }
             _ => {
@@ -486,6 +585,7 @@ fn listener(bind: &Bind, unix_mode: Option<u32>) -> Result<Listener, Box<dyn Err
         #[cfg(unix)]
         Bind::Abstract(name) => Listener::unix_abstract(name),
         Bind::Udp(_) => return Err("a udp: bind is not a stream listener".into()),
+        Bind::Tls(_) => return Err(NEEDS_TLS.into()),
         #[cfg(not(unix))]
         _ => return Err("Unix sockets need a Unix system".into()),
     })

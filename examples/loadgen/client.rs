@@ -30,7 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub use stats::Report;
-pub use stream::Target;
+pub use stream::{Target, Tls};
 
 use stats::Progress;
 use tape::Tape;
@@ -67,6 +67,8 @@ pub struct Config {
     pub hard_timeout: Duration,
     /// Set to stop the run early (e.g. from a Ctrl-C handler).
     pub cancel: Arc<AtomicBool>,
+    /// Speak TLS (needs the `tls` feature to be `Some`).
+    pub tls: Option<Tls>,
 }
 
 /// What the observer passed to [`run`] hears about, in order.
@@ -121,6 +123,7 @@ pub fn run(cfg: &Config, observer: &mut dyn FnMut(Event)) -> Result<Report, Stri
             hard_deadline,
             warmup: cfg.warmup,
             duration: cfg.duration,
+            tls: cfg.tls.clone(),
         };
         first_id += count as u64;
         let (start_tx, start_rx) = mpsc::channel();

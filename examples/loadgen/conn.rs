@@ -96,6 +96,8 @@ impl Conn {
             self.connected = true;
         } else if writable {
             self.write_blocked = false;
+            // TLS records held back by a full socket go first.
+            self.stream.flush()?;
         }
         if readable {
             self.read_all(now, tape, buf, on_echo)?;

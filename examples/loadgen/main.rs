@@ -85,6 +85,60 @@ struct Args {
     /// Allow a non-loopback server address.
     #[arg(long)]
     allow_remote: bool,
+    /// Speak TLS, trusting the CA (or self-signed) certificates in this PEM file (needs
+    /// the `tls` feature: `cargo run --release --features tls --example loadgen`).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// The server name for TLS (SNI and certificate check).
+    #[arg(long, default_value = "localhost", requires = "tls_ca")]
+    server_name: String,
+    /// TLS: resume sessions (by default every connection makes a full handshake).
+    #[arg(long, requires = "tls_ca")]
+    tls_resume: bool,
+}
+
+/// The TLS client configuration the flags ask for.
+#[cfg(feature = "tls")]
+fn tls(args: &Args) -> Result<Option<client::Tls>, String> {
+    use netecho::rustls;
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("{}: {e}", ca.display()))? {
+        let cert = cert.map_err(|e| format!("{}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    if !args.tls_resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    let server_name = ServerName::try_from(args.server_name.clone())
+        .map_err(|e| format!("--server-name {}: {e}", args.server_name))?;
+    Ok(Some(client::Tls {
+        config: std::sync::Arc::new(config),
+        server_name,
+    }))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls(args: &Args) -> Result<Option<client::Tls>, String> {
+    match args.tls_ca {
+        Some(_) => Err(
+            "--tls-ca needs the `tls` feature: build with `--features tls` \
+                        (cargo run --release --features tls --example loadgen)"
+                .into(),
+        ),
+        None => Ok(None),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -141,6 +195,7 @@ fn run(args: &Args) -> Result<bool, String> {
         setup_timeout: args.connect_timeout,
         hard_timeout: args.connect_timeout + args.warmup + args.duration + Duration::from_secs(5),
         cancel,
+        tls: tls(args)?,
     };
     let mut last = 0;
     let report = client::run(&cfg, &mut |ev| {

@@ -16,7 +16,7 @@ use super::Mode;
 use super::conn::Conn;
 use super::dial::Dialer;
 use super::stats::{Progress, Tally};
-use super::stream::Target;
+use super::stream::{Target, Tls};
 use super::tape::Tape;
 
 /// At most this many connects in progress at once during setup.
@@ -42,6 +42,8 @@ pub struct Job {
     pub hard_deadline: Instant,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Speak TLS with this client configuration.
+    pub tls: Option<Tls>,
 }
 
 /// The coordinator's go signal: the common start instant, or `None` to abort.
@@ -118,7 +120,7 @@ impl Loop {
         } else {
             1
         };
-        let conn = Conn::new(stream, id, depth, limit);
+        let conn = Conn::new(stream.with_tls(job.tls.as_ref())?, id, depth, limit);
         let conn = if job.mode == Mode::Connect {
             conn.with_first_start(now)
         } else {

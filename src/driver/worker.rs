@@ -8,7 +8,7 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -436,6 +436,19 @@ impl Worker {
         let peer = accepted.peer;
         let shared = Arc::clone(&self.shared);
         let counters = &shared.counters[self.index];
+        if let Some(max) = stream.max_handshakes() {
+            // A flood of silent TLS clients costs at most `max` sessions.
+            let handshaking = counters.tls_handshaking.load(Relaxed);
+            if handshaking >= max as u64 {
+                bump(&counters.tls_refused, 1);
+                log::debug!(
+                    "refused the tls connection from {peer}: {handshaking} handshakes in progress"
+                );
+                bump(&counters.closed, 1);
+                self.release_slot();
+                return;
+            }
+        }
         let Some(factory) = shared.factories.get(listener) else {
             bump(&counters.closed, 1);
             if let Some(count) = shared.listener_active.get(listener) {
@@ -484,6 +497,7 @@ impl Worker {
             local: accepted.local,
             listener,
             peer_cred: accepted.peer_cred,
+            tls: None,
             proxy: None,
         };
         let proxy = shared.proxies.get(listener).cloned().flatten();

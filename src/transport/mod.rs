@@ -16,6 +16,8 @@ use mio::{Interest, Registry, Token};
 use crate::addr::{Addr, PeerCred};
 
 pub(crate) mod tcp;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 #[cfg(unix)]
 pub(crate) mod unix;
 
@@ -27,6 +29,21 @@ pub(crate) enum Stream {
     /// A Unix-domain stream connection.
     #[cfg(unix)]
     Unix(mio::net::UnixStream),
+    /// TLS over one of the others (boxed: a rustls session is large).
+    #[cfg(feature = "tls")]
+    Tls(Box<tls::TlsStream<Stream>>),
+}
+
+impl Stream {
+    /// The most handshakes in progress a worker takes for this connection's
+    /// listener, if the connection has a handshake (TLS).
+    pub(crate) fn max_handshakes(&self) -> Option<usize> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Some(s.max_handshakes()),
+            _ => None,
+        }
+    }
 }
 
 impl Read for Stream {
@@ -36,6 +53,8 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -48,11 +67,18 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(data),
             #[cfg(unix)]
             Stream::Unix(s) => unix::send(s, data),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(data),
         }
     }
 
+    /// Sends what a TLS session holds; nothing to do for a plain socket.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -62,6 +88,8 @@ impl crate::state_machine::Stream for Stream {
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             #[cfg(unix)]
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.shutdown_write(),
         }
     }
 
@@ -74,6 +102,8 @@ impl crate::state_machine::Stream for Stream {
             // peer's next read fail with ECONNRESET all the same.
             #[cfg(unix)]
             Stream::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.abort(),
         }
     }
 
@@ -82,6 +112,66 @@ impl crate::state_machine::Stream for Stream {
             Stream::Tcp(s) => s.peek(buf),
             #[cfg(unix)]
             Stream::Unix(s) => unix::peek(s, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.peek(buf),
+        }
+    }
+
+    fn consume_peeked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.consume_peeked(buf),
+            _ => self.read(buf),
+        }
+    }
+
+    fn handshake(&mut self) -> io::Result<bool> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.handshake(),
+            _ => Ok(true),
+        }
+    }
+
+    fn handshake_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.handshake_timeout(),
+            _ => None,
+        }
+    }
+
+    fn tls_info(&self) -> Option<Box<crate::tls_info::TlsInfo>> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.tls_info(),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn wants_write(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.wants_write(),
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn has_buffered_input(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.has_buffered_input(),
+            _ => false,
+        }
+    }
+
+    fn closes_with_message(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => true,
+            _ => false,
         }
     }
 }
@@ -97,6 +187,8 @@ impl Source for Stream {
             Stream::Tcp(s) => s.register(registry, token, interest),
             #[cfg(unix)]
             Stream::Unix(s) => s.register(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_mut().register(registry, token, interest),
         }
     }
 
@@ -110,6 +202,8 @@ impl Source for Stream {
             Stream::Tcp(s) => s.reregister(registry, token, interest),
             #[cfg(unix)]
             Stream::Unix(s) => s.reregister(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_mut().reregister(registry, token, interest),
         }
     }
 
@@ -118,6 +212,8 @@ impl Source for Stream {
             Stream::Tcp(s) => s.deregister(registry),
             #[cfg(unix)]
             Stream::Unix(s) => s.deregister(registry),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_mut().deregister(registry),
         }
     }
 }
@@ -153,6 +249,9 @@ pub(crate) struct Listener {
     addr: Addr,
     /// `TCP_NODELAY` on accepted connections.
     nodelay: bool,
+    /// TLS on every connection, when set.
+    #[cfg(feature = "tls")]
+    tls: Option<tls::TlsAcceptor>,
 }
 
 impl Listener {
@@ -166,6 +265,8 @@ impl Listener {
             nodelay,
             #[cfg(unix)]
             file: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
@@ -189,7 +290,16 @@ impl Listener {
             addr,
             nodelay: false,
             file,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
+    }
+
+    /// Speaks TLS on every connection of this listener.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(mut self, acceptor: tls::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// A second descriptor for the listening socket (close-on-exec), to hand
@@ -217,8 +327,29 @@ impl Listener {
         &self.addr
     }
 
-    /// Accepts one connection and sets its options.
+    /// Accepts one connection and sets its options; under TLS, starts its
+    /// session (the handshake runs on its worker, after any PROXY header).
     pub(crate) fn accept(&self) -> io::Result<Accepted> {
+        let accepted = self.accept_plain()?;
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = &self.tls {
+            let Accepted {
+                stream,
+                peer,
+                local,
+                peer_cred,
+            } = accepted;
+            return Ok(Accepted {
+                stream: Stream::Tls(Box::new(acceptor.accept(stream)?)),
+                peer,
+                local,
+                peer_cred,
+            });
+        }
+        Ok(accepted)
+    }
+
+    fn accept_plain(&self) -> io::Result<Accepted> {
         match &self.kind {
             Kind::Tcp(listener) => {
                 let (stream, peer) = listener.accept()?;

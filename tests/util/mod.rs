@@ -486,6 +486,8 @@ pub fn assert_echo_on<S: Read + Write>(stream: &mut S, msg: &[u8]) -> io::Result
     check_same(msg, &back)
 }
 
+#[cfg(feature = "tls")]
+pub mod tls;
 /// An example's binary, `name`. `cargo test` builds the examples (without
 /// copying them to `examples/NAME`, as `cargo build --example NAME` does), so
 /// look for both names next to this test's own binary, and take the newest

@@ -20,6 +20,7 @@ mod listener;
 mod mio_echo;
 mod threads;
 mod tokio_echo;
+mod tokio_rustls_echo;
 mod tokio_udp;
 
 use std::env;
@@ -34,15 +35,20 @@ use listener::Bind;
 /// the bound address (a socket address, or `unix:PATH`).
 type Run = fn(usize, &Bind, &mut dyn FnMut(&str)) -> Result<(), String>;
 
-const USAGE: &str = "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio|tokio-udp> <workers> [--unix PATH]";
+const USAGE: &str = "usage: netecho-bench-servers <tokio|tokio-64k|tokio-copy|threads|mio|tokio-udp> <workers> [--unix PATH]\n       netecho-bench-servers tokio-rustls <workers> --tls-cert CERT --tls-key KEY";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
+    let mut tls = None;
     let (name, workers, bind) = match args.as_slice() {
         [name, workers, rest @ ..] => {
             let bind = match rest {
                 [] => Bind::Tcp,
                 [flag, path] if flag == "--unix" => Bind::Unix(PathBuf::from(path)),
+                [c, cert, k, key] if c == "--tls-cert" && k == "--tls-key" => {
+                    tls = Some((cert.clone(), key.clone()));
+                    Bind::Tcp
+                }
                 _ => {
                     eprintln!("{USAGE}");
                     return ExitCode::FAILURE;
@@ -61,6 +67,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if name == "tokio-rustls" {
+        let Some((cert, key)) = tls else {
+            eprintln!("{USAGE}\ntokio-rustls needs --tls-cert and --tls-key");
+            return ExitCode::FAILURE;
+        };
+        return serve(name, &mut |a| {
+            tokio_rustls_echo::run(workers, &cert, &key, a)
+        });
+    }
+    if tls.is_some() {
+        eprintln!("{USAGE}\nonly tokio-rustls speaks TLS");
+        return ExitCode::FAILURE;
+    }
     let run: Run = match name {
         "tokio" => |w, b, a| tokio_echo::run(w, tokio_echo::Style::Read(4096), b, a),
         "tokio-64k" => |w, b, a| tokio_echo::run(w, tokio_echo::Style::Read(64 * 1024), b, a),
@@ -73,6 +92,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    serve(name, &mut |a| run(workers, &bind, a))
+}
+
+/// A server's entry point as a closure: serve, announcing the bound address.
+type Serve<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&str)) -> Result<(), String>;
+
+/// Runs a server with the stdin watchdog, announcing its address on stdout.
+fn serve(name: &str, run: Serve<'_>) -> ExitCode {
     let watchdog = thread::Builder::new()
         .name("stdin-watchdog".into())
         .spawn(|| {
@@ -89,7 +116,7 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
     };
-    match run(workers, &bind, &mut announce) {
+    match run(&mut announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{name}: {e}");
