@@ -238,6 +238,13 @@ impl HarnessBuilder {
 /// Made by [`Harness::open`] or [`Harness::builder`]. Each method that acts
 /// as the peer runs the handler callbacks it causes, in the order the server
 /// would, before it returns.
+///
+/// # Panics
+///
+/// Each of those methods panics if the handler asks for
+/// [`on_drain`](crate::Handler::on_drain) 100 000 times in one go, as one
+/// that asks again in every `on_drain` while the peer has room does (the
+/// server's worker would call it for ever).
 pub struct Harness {
     conn: Option<Connection<MemStream>>,
     scratch: Conn,

@@ -795,3 +795,102 @@ fn pending_write_counts_held_output_and_this_callbacks_writes() {
     peer.send(b"12345");
     assert_eq!(*seen.lock().unwrap(), [95, 95]);
 }
+
+/// Keeps the handle it makes in `on_open`, and does nothing else.
+struct KeepHandle(Arc<Mutex<Option<ConnHandle>>>);
+
+impl Handler for KeepHandle {
+    fn on_open(&mut self, conn: &mut Conn) {
+        *self.0.lock().unwrap() = Some(conn.handle());
+    }
+}
+
+/// Opens a connection with `builder` and returns it with its handle.
+fn open_with_handle(builder: netecho::testing::HarnessBuilder) -> (Harness, ConnHandle) {
+    let slot: Arc<Mutex<Option<ConnHandle>>> = Arc::default();
+    let peer = builder.open(KeepHandle(Arc::clone(&slot)));
+    let handle = slot.lock().unwrap().take().expect("handle made in on_open");
+    (peer, handle)
+}
+
+/// `ConnHandle::write`: "a write into an empty buffer is always taken,
+/// whatever its size", even one larger than the limit.
+#[test]
+fn conn_handle_write_into_an_empty_buffer_is_taken_whatever_its_size() {
+    let (mut peer, handle) = open_with_handle(Harness::builder().write_buffer_limit(100));
+    assert_eq!(handle.write(&[7; 500]), Ok(()));
+    peer.run_commands();
+    assert_eq!(peer.read(), [7; 500]);
+}
+
+/// `ConnHandle::write` refuses only past the limit: a message that brings
+/// what is held (queued by handles or unread) to exactly the limit is taken.
+#[test]
+fn conn_handle_write_is_taken_up_to_exactly_the_limit() {
+    // The peer takes nothing: what the worker applied stays pending.
+    let builder = Harness::builder().peer_window(0).write_buffer_limit(100);
+    let (mut peer, handle) = open_with_handle(builder);
+    handle.write(&[1; 60]).unwrap();
+    peer.run_commands();
+    // 60 pending, 20 queued and not yet applied: 80 held.
+    handle.write(&[2; 20]).unwrap();
+    assert_eq!(handle.write(&[3; 21]), Err(PushError::Full));
+    assert_eq!(handle.write(&[3; 20]), Ok(()));
+    assert_eq!(handle.write(&[4; 1]), Err(PushError::Full));
+}
+
+/// `ConnHandle::pending_write`: "bytes queued by handles plus output the
+/// peer has not read yet", kept current as the worker applies the queue and
+/// the peer reads.
+#[test]
+fn conn_handle_pending_write_counts_queued_and_unread_bytes() {
+    let builder = Harness::builder().peer_window(10).write_buffer_limit(1000);
+    let (mut peer, handle) = open_with_handle(builder);
+    assert_eq!(handle.pending_write(), 0);
+    handle.write(&[1; 50]).unwrap();
+    assert_eq!(handle.pending_write(), 50, "queued, not applied yet");
+    peer.run_commands();
+    // The peer's window took 10: 40 are held by the connection.
+    assert_eq!(handle.pending_write(), 40);
+    handle.write(&[2; 30]).unwrap();
+    assert_eq!(handle.pending_write(), 70, "40 held plus 30 queued");
+    peer.run_commands();
+    assert_eq!(handle.pending_write(), 70);
+    assert_eq!(peer.read().len(), 10);
+    assert_eq!(handle.pending_write(), 60);
+    let mut rest = 0;
+    for _ in 0..10 {
+        rest += peer.read().len();
+    }
+    assert_eq!(rest, 70);
+    assert_eq!(handle.pending_write(), 0);
+    // Nothing is held any more: a large write is taken again.
+    assert_eq!(handle.write(&[3; 2000]), Ok(()));
+}
+
+/// `ConnHandle::close` and `resume_reading` refuse with `Closed` once the
+/// connection is closed, like `write`.
+#[test]
+fn conn_handle_close_and_resume_reading_report_a_closed_connection() {
+    let (mut peer, handle) = open_with_handle(Harness::builder());
+    assert!(!handle.is_closed());
+    peer.half_close();
+    assert!(peer.is_closed());
+    assert!(handle.is_closed());
+    assert_eq!(handle.close(), Err(PushError::Closed));
+    assert_eq!(handle.resume_reading(), Err(PushError::Closed));
+    assert_eq!(handle.write(b"late"), Err(PushError::Closed));
+}
+
+/// `ConnHandle`'s `Debug` tells the connection's id and whether it is
+/// closed, as a log line about a handle needs.
+#[test]
+fn conn_handle_debug_shows_whether_the_connection_is_closed() {
+    let (mut peer, handle) = open_with_handle(Harness::builder());
+    let open = format!("{handle:?}");
+    assert!(open.starts_with("ConnHandle"), "{open}");
+    assert!(open.contains("closed: false"), "{open}");
+    peer.half_close();
+    let closed = format!("{handle:?}");
+    assert!(closed.contains("closed: true"), "{closed}");
+}

@@ -297,3 +297,19 @@ fn the_jump_scenarios_see_what_real_time_would_give() {
     expected.push(Seen::Close(CloseReason::WriteTimeout));
     assert_eq!(seen, expected);
 }
+
+/// `advance` runs the deadlines that fall within the jump and only those:
+/// one a moment later waits for the next jump.
+#[test]
+fn advance_leaves_a_deadline_past_the_jump_for_later() {
+    let mut peer = Harness::builder()
+        .idle_timeout(Duration::from_secs(1))
+        .open(Echo);
+    peer.advance(999 * MS);
+    assert!(!peer.saw_eof(), "the idle timeout ran early");
+    assert!(!peer.is_closed());
+    peer.advance(MS);
+    assert!(peer.saw_eof(), "the idle timeout did not run at 1 s");
+    peer.half_close();
+    assert_eq!(peer.close_reason(), Some(CloseReason::IdleTimeout));
+}
