@@ -419,3 +419,52 @@ impl Source for Listener {
         }
     }
 }
+
+/// The socket options TCP listeners and UDP sockets share, set before
+/// `bind` (where `IPV6_V6ONLY` and `SO_REUSEPORT` must be). `at` names the
+/// socket in the errors.
+pub(crate) struct SharedOptions {
+    pub(crate) only_v6: Option<bool>,
+    pub(crate) reuse_port: bool,
+    pub(crate) recv_buffer_size: Option<usize>,
+    pub(crate) send_buffer_size: Option<usize>,
+}
+
+impl SharedOptions {
+    /// Sets each option asked for on `socket`, bound next to `at`.
+    pub(crate) fn apply(&self, socket: &socket2::Socket, at: &Addr) -> crate::error::Result<()> {
+        let option_err = |option: &'static str| {
+            move |source: io::Error| crate::error::Error::SocketOption {
+                option,
+                addr: at.clone(),
+                source,
+            }
+        };
+        let ipv6 = at
+            .as_tcp()
+            .or_else(|| at.as_udp())
+            .is_some_and(|a| a.is_ipv6());
+        if ipv6 {
+            if let Some(only) = self.only_v6 {
+                socket.set_only_v6(only).map_err(option_err("only_v6"))?;
+            }
+        }
+        #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+        if self.reuse_port {
+            socket
+                .set_reuse_port(true)
+                .map_err(option_err("reuse_port"))?;
+        }
+        if let Some(size) = self.recv_buffer_size {
+            socket
+                .set_recv_buffer_size(size)
+                .map_err(option_err("recv_buffer_size"))?;
+        }
+        if let Some(size) = self.send_buffer_size {
+            socket
+                .set_send_buffer_size(size)
+                .map_err(option_err("send_buffer_size"))?;
+        }
+        Ok(())
+    }
+}

@@ -39,21 +39,17 @@ fn configured_socket(addr: SocketAddr, config: &TcpOptions) -> Result<Socket> {
 
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(bind_err)?;
-    if addr.is_ipv6() {
-        if let Some(only) = config.only_v6 {
-            socket.set_only_v6(only).map_err(option_err("only_v6"))?;
-        }
-    }
     #[cfg(unix)]
     socket
         .set_reuse_address(config.reuse_address)
         .map_err(option_err("reuse_address"))?;
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    if config.reuse_port {
-        socket
-            .set_reuse_port(true)
-            .map_err(option_err("reuse_port"))?;
+    super::SharedOptions {
+        only_v6: config.only_v6,
+        reuse_port: config.reuse_port,
+        recv_buffer_size: config.recv_buffer_size,
+        send_buffer_size: config.send_buffer_size,
     }
+    .apply(&socket, &addr.into())?;
     if let Some(idle) = config.keepalive {
         socket
             .set_keepalive(true)
@@ -61,16 +57,6 @@ fn configured_socket(addr: SocketAddr, config: &TcpOptions) -> Result<Socket> {
         socket
             .set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))
             .map_err(option_err("keepalive"))?;
-    }
-    if let Some(size) = config.recv_buffer_size {
-        socket
-            .set_recv_buffer_size(size)
-            .map_err(option_err("recv_buffer_size"))?;
-    }
-    if let Some(size) = config.send_buffer_size {
-        socket
-            .set_send_buffer_size(size)
-            .map_err(option_err("send_buffer_size"))?;
     }
     socket
         .set_tcp_nodelay(config.nodelay)

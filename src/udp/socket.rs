@@ -11,6 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::addr::Addr;
 use crate::error::{Error, Result};
+use crate::transport::SharedOptions;
 use crate::udp::builder::UdpConfig;
 
 /// Bytes per receive slot: more than the largest UDP payload (65,527 bytes
@@ -39,32 +40,18 @@ pub(crate) fn bind(config: &UdpConfig, addr: SocketAddr) -> Result<UdpSocket> {
     };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(bind_err)?;
-    if addr.is_ipv6() {
-        if let Some(only) = config.only_v6 {
-            socket.set_only_v6(only).map_err(option_err("only_v6"))?;
-        }
-    }
     if config.reuse_address {
         socket
             .set_reuse_address(true)
             .map_err(option_err("reuse_address"))?;
     }
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    if config.reuse_port {
-        socket
-            .set_reuse_port(true)
-            .map_err(option_err("reuse_port"))?;
+    SharedOptions {
+        only_v6: config.only_v6,
+        reuse_port: config.reuse_port,
+        recv_buffer_size: config.recv_buffer_size,
+        send_buffer_size: config.send_buffer_size,
     }
-    if let Some(size) = config.recv_buffer_size {
-        socket
-            .set_recv_buffer_size(size)
-            .map_err(option_err("recv_buffer_size"))?;
-    }
-    if let Some(size) = config.send_buffer_size {
-        socket
-            .set_send_buffer_size(size)
-            .map_err(option_err("send_buffer_size"))?;
-    }
+    .apply(&socket, &named)?;
     socket.bind(&addr.into()).map_err(bind_err)?;
     socket.set_nonblocking(true).map_err(bind_err)?;
     Ok(socket.into())
