@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::{
     Config, DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_WRITE_BUFFER_LIMIT, DEFAULT_WRITE_TIMEOUT, TcpOptions,
+    DEFAULT_WRITE_BUFFER_LIMIT, DEFAULT_WRITE_TIMEOUT, Scheduling, TcpOptions,
 };
 use crate::error::{Error, Result};
 use crate::handler::{Echo, Factory, Handler};
@@ -58,6 +58,7 @@ pub struct TcpServerBuilder {
     recv_buffer_size: Option<usize>,
     send_buffer_size: Option<usize>,
     workers: Option<usize>,
+    scheduling: Scheduling,
     shutdown_timeout: Duration,
     write_buffer_limit: usize,
     max_connections: usize,
@@ -83,6 +84,7 @@ impl fmt::Debug for TcpServerBuilder {
             .field("recv_buffer_size", &self.recv_buffer_size)
             .field("send_buffer_size", &self.send_buffer_size)
             .field("workers", &self.workers)
+            .field("scheduling", &self.scheduling)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("write_buffer_limit", &self.write_buffer_limit)
             .field("max_connections", &self.max_connections)
@@ -110,6 +112,7 @@ impl Default for TcpServerBuilder {
             recv_buffer_size: None,
             send_buffer_size: None,
             workers: None,
+            scheduling: Scheduling::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -264,10 +267,37 @@ impl TcpServerBuilder {
         self
     }
 
-    /// Worker threads, each with its own event loop; connections are spread
-    /// among them in turn. Default: the number of CPUs. Zero is an error at bind.
+    /// Worker threads. Default: the number of CPUs. Zero is an error at bind.
+    /// How they share the connections is [`scheduling`](Self::scheduling).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers);
+        self
+    }
+
+    /// How the workers share the connections. Default:
+    /// [`Scheduling::Shared`], any worker serves any ready connection, so no
+    /// connection waits for one busy or descheduled worker;
+    /// [`Scheduling::PerWorker`] keeps each connection on one worker (the
+    /// thread-per-core model, for dedicated cores).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netecho::{Scheduling, TcpServer};
+    ///
+    /// # fn main() -> netecho::Result<()> {
+    /// let server = TcpServer::builder()
+    ///     .bind("127.0.0.1:0")
+    ///     .workers(4)
+    ///     .scheduling(Scheduling::PerWorker)
+    ///     .spawn()?;
+    /// server.shutdown();
+    /// server.join()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn scheduling(mut self, scheduling: Scheduling) -> Self {
+        self.scheduling = scheduling;
         self
     }
 
@@ -412,6 +442,7 @@ impl TcpServerBuilder {
         }
         let config = Config {
             workers,
+            scheduling: self.scheduling,
             shutdown_timeout: self.shutdown_timeout,
             write_buffer_limit: self.write_buffer_limit,
             max_connections: self.max_connections,

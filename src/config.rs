@@ -15,10 +15,32 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`TcpServerBuilder::write_timeout`](crate::TcpServerBuilder::write_timeout): 30 seconds.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How a server's workers share its connections
+/// ([`TcpServerBuilder::scheduling`](crate::TcpServerBuilder::scheduling)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Scheduling {
+    /// Any worker serves any ready connection (the default). The workers wait
+    /// on one readiness set (epoll), so a connection is served by whichever
+    /// worker is free: when a worker waits for a CPU (more threads than
+    /// cores, a container's CPU limit, a handler busy for long), its
+    /// connections do not wait with it. A connection's callbacks still run one
+    /// at a time, never on two workers at once. Linux only: elsewhere this is
+    /// [`PerWorker`](Scheduling::PerWorker).
+    #[default]
+    Shared,
+    /// Each connection belongs to one worker for its whole life, and the
+    /// workers share nothing per message: the thread-per-core model, best
+    /// with a core for each worker and nothing else on those cores. A
+    /// connection waits while its worker does.
+    PerWorker,
+}
+
 /// What every connection of a server runs with, whatever its listener.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) workers: usize,
+    pub(crate) scheduling: Scheduling,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) write_buffer_limit: usize,
     pub(crate) max_connections: usize,
@@ -31,6 +53,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             workers: 1,
+            scheduling: Scheduling::Shared,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             write_buffer_limit: DEFAULT_WRITE_BUFFER_LIMIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,

@@ -19,8 +19,10 @@ pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 ///
 /// The server makes one handler per connection with the factory given to
 /// [`TcpServerBuilder::handler`](crate::TcpServerBuilder::handler), so a
-/// handler's fields are that connection's state. It lives on one worker thread
-/// for its whole life, so it need not be `Send`.
+/// handler's fields are that connection's state. Its callbacks run one at a
+/// time, never two at once, but not always on the same worker thread: a ready
+/// connection is served by whichever worker is free (see
+/// [`Scheduling`](crate::Scheduling)), so a handler must be `Send`.
 ///
 /// Every method has a default, and the defaults echo: an empty
 /// `impl Handler for X {}` is an RFC 862 echo server. [`Echo`] is exactly that.
@@ -93,7 +95,7 @@ pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 /// # Ok(())
 /// # }
 /// ```
-pub trait Handler {
+pub trait Handler: Send {
     /// The connection is open. The default does nothing.
     ///
     /// [`Conn::peer_addr`] and [`Conn::local_addr`] say who and where. A

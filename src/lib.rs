@@ -212,7 +212,7 @@ pub use addr::{Addr, PeerCred, UnixAddr};
 pub use builder::TcpServerBuilder;
 pub use config::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_BUFFER_LIMIT,
-    DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT, Scheduling,
 };
 pub use context::Conn;
 pub use error::{Error, Report, Result};

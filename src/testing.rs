@@ -526,26 +526,25 @@ impl Harness {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use super::Harness;
     use crate::{Conn, Handler};
 
     /// Records its timer and idle callbacks; re-arms a zero timer.
-    struct Log(Rc<RefCell<Vec<&'static str>>>);
+    struct Log(Arc<Mutex<Vec<&'static str>>>);
 
     impl Handler for Log {
         fn on_open(&mut self, conn: &mut Conn) {
             conn.set_timer(Duration::from_millis(1500));
         }
         fn on_timer(&mut self, conn: &mut Conn) {
-            self.0.borrow_mut().push("timer");
+            self.0.lock().unwrap().push("timer");
             conn.set_timer(Duration::ZERO);
         }
         fn on_idle_timeout(&mut self, _: &mut Conn) {
-            self.0.borrow_mut().push("idle");
+            self.0.lock().unwrap().push("idle");
         }
     }
 
@@ -554,17 +553,17 @@ mod tests {
     /// timer re-armed due runs on the next call, not in a loop.
     #[test]
     fn late_on_timer_runs_the_due_deadlines_in_order_each_once() {
-        let log = Rc::default();
+        let log = Arc::default();
         let mut peer = Harness::builder()
             .idle_timeout(Duration::from_secs(1))
-            .open(Log(Rc::clone(&log)));
+            .open(Log(Arc::clone(&log)));
         // Late: the idle timeout was due at 1 s, the timer at 1.5 s.
         peer.now += Duration::from_secs(3);
         peer.step(|conn, io| conn.on_timer(io));
-        assert_eq!(*log.borrow(), ["idle", "timer"]);
+        assert_eq!(*log.lock().unwrap(), ["idle", "timer"]);
         let deadline = peer.conn.as_ref().and_then(|c| c.deadline(&peer.config));
         assert_eq!(deadline, Some(peer.now));
         peer.step(|conn, io| conn.on_timer(io));
-        assert_eq!(*log.borrow(), ["idle", "timer", "timer"]);
+        assert_eq!(*log.lock().unwrap(), ["idle", "timer", "timer"]);
     }
 }

@@ -1,8 +1,7 @@
 //! Fault injectors in the test kit, in virtual time: the same faults as
 //! `tests/faults.rs`, in microseconds.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use netecho::fault::Faults;
@@ -79,11 +78,11 @@ fn a_mebibyte_at_256_kib_per_second_takes_four_virtual_seconds() {
 }
 
 /// An echo that counts what it was given, to see backpressure.
-struct Counting(Rc<RefCell<usize>>);
+struct Counting(Arc<Mutex<usize>>);
 
 impl Handler for Counting {
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
-        *self.0.borrow_mut() += data.len();
+        *self.0.lock().unwrap() += data.len();
         conn.write(data);
     }
 }
@@ -91,21 +90,21 @@ impl Handler for Counting {
 #[test]
 fn held_output_stops_reading_past_the_write_buffer_limit() {
     const LIMIT: usize = 64 * 1024;
-    let given = Rc::new(RefCell::new(0));
+    let given = Arc::new(Mutex::new(0));
     let faults = Faults::new().latency(Duration::from_secs(1));
     let mut peer = Harness::builder()
         .write_buffer_limit(LIMIT)
-        .open(faults.wrap(Counting(Rc::clone(&given))));
+        .open(faults.wrap(Counting(Arc::clone(&given))));
     peer.send(&vec![1u8; 1024 * 1024]);
     // One read past the limit at most: the rest waits in the peer's socket.
-    let before = *given.borrow();
+    let before = *given.lock().unwrap();
     assert!(before <= 2 * LIMIT + 64 * 1024, "took {before} bytes");
     // As output goes out, reading resumes, and everything comes back.
     let mut back = 0;
     for _ in 0..200 {
         peer.advance(Duration::from_secs(1));
         back += peer.read().len();
-        assert!(*given.borrow() - back <= 3 * LIMIT + 64 * 1024);
+        assert!(*given.lock().unwrap() - back <= 3 * LIMIT + 64 * 1024);
     }
     assert_eq!(back, 1024 * 1024);
 }
@@ -177,11 +176,11 @@ fn blackhole_goes_silent_and_stays_open_until_its_timeout() {
 }
 
 /// Says whether its `on_open` ran.
-struct Opened(Rc<RefCell<bool>>);
+struct Opened(Arc<Mutex<bool>>);
 
 impl Handler for Opened {
     fn on_open(&mut self, _conn: &mut Conn) {
-        *self.0.borrow_mut() = true;
+        *self.0.lock().unwrap() = true;
     }
     fn on_close(&mut self, _reason: CloseReason) {
         panic!("on_close of a handler that was never opened");
@@ -190,11 +189,11 @@ impl Handler for Opened {
 
 #[test]
 fn refuse_resets_at_once_and_the_inner_handler_never_knows() {
-    let opened = Rc::new(RefCell::new(false));
-    let peer = Harness::open(Faults::new().refuse().wrap(Opened(Rc::clone(&opened))));
+    let opened = Arc::new(Mutex::new(false));
+    let peer = Harness::open(Faults::new().refuse().wrap(Opened(Arc::clone(&opened))));
     assert!(peer.saw_reset());
     assert_eq!(peer.close_reason(), Some(CloseReason::Aborted));
-    assert!(!*opened.borrow());
+    assert!(!*opened.lock().unwrap());
 }
 
 #[test]
@@ -212,15 +211,15 @@ fn slow_close_delays_the_fin() {
 
 #[test]
 fn input_bandwidth_pauses_reading() {
-    let given = Rc::new(RefCell::new(0));
+    let given = Arc::new(Mutex::new(0));
     let faults = Faults::new().input_bandwidth(1000);
-    let mut peer = Harness::open(faults.wrap(Counting(Rc::clone(&given))));
+    let mut peer = Harness::open(faults.wrap(Counting(Arc::clone(&given))));
     peer.send(&[0; 100]);
-    assert_eq!(*given.borrow(), 100);
+    assert_eq!(*given.lock().unwrap(), 100);
     peer.send(&[0; 100]);
-    assert_eq!(*given.borrow(), 100, "paused for 100 ms");
+    assert_eq!(*given.lock().unwrap(), 100, "paused for 100 ms");
     peer.advance(100 * MS);
-    assert_eq!(*given.borrow(), 200);
+    assert_eq!(*given.lock().unwrap(), 200);
 }
 
 /// Writes the virtual time of each tick, every 100 ms.
@@ -313,7 +312,7 @@ fn switched_off_faults_pass_output_through() {
 struct Producer {
     chunk: usize,
     left: usize,
-    produced: Rc<RefCell<usize>>,
+    produced: Arc<Mutex<usize>>,
 }
 
 impl Producer {
@@ -321,7 +320,7 @@ impl Producer {
         let n = self.chunk.min(self.left);
         if n > 0 {
             self.left -= n;
-            *self.produced.borrow_mut() += n;
+            *self.produced.lock().unwrap() += n;
             conn.write(&vec![b'p'; n]);
             conn.notify_on_drain();
         }
@@ -341,12 +340,12 @@ impl Handler for Producer {
 fn a_producer_paced_by_on_drain_waits_for_held_output() {
     const CHUNK: usize = 16 * 1024;
     const TOTAL: usize = 256 * 1024;
-    let produced = Rc::new(RefCell::new(0));
+    let produced = Arc::new(Mutex::new(0));
     let faults = Faults::new().bandwidth(64 * 1024);
     let mut peer = Harness::open(faults.wrap(Producer {
         chunk: CHUNK,
         left: TOTAL,
-        produced: Rc::clone(&produced),
+        produced: Arc::clone(&produced),
     }));
     let mut read = peer.read().len();
     let mut elapsed = Duration::ZERO;
@@ -356,9 +355,9 @@ fn a_producer_paced_by_on_drain_waits_for_held_output() {
         read += peer.read().len();
         // `on_drain` waits for the held chunk to go out: one chunk at a time.
         assert!(
-            *produced.borrow() - read <= CHUNK,
+            *produced.lock().unwrap() - read <= CHUNK,
             "{} ahead",
-            *produced.borrow() - read
+            *produced.lock().unwrap() - read
         );
     }
     assert_eq!(read, TOTAL);

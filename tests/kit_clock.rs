@@ -4,8 +4,7 @@
 
 mod util;
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use netecho::testing::{Harness, HarnessBuilder};
@@ -21,7 +20,7 @@ enum Seen {
     Close(CloseReason),
 }
 
-type Log = Rc<RefCell<Vec<Seen>>>;
+type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A handler that records its callbacks, re-arms its timer with the periods
 /// of `periods` in turn, writes `write` bytes on each tick, and closes on the
@@ -40,7 +39,7 @@ impl Recorder {
     fn new(periods: &'static [Duration]) -> (Self, Log) {
         let log = Log::default();
         let recorder = Recorder {
-            log: Rc::clone(&log),
+            log: Arc::clone(&log),
             opened: None,
             periods,
             ticks: 0,
@@ -70,7 +69,7 @@ impl Handler for Recorder {
 
     fn on_timer(&mut self, conn: &mut Conn) {
         let at = self.since_open(conn);
-        self.log.borrow_mut().push(Seen::Timer(at));
+        self.log.lock().unwrap().push(Seen::Timer(at));
         self.ticks += 1;
         conn.write(&vec![b'.'; self.write]);
         self.arm(conn);
@@ -78,7 +77,7 @@ impl Handler for Recorder {
 
     fn on_idle_timeout(&mut self, conn: &mut Conn) {
         let at = self.since_open(conn);
-        self.log.borrow_mut().push(Seen::Idle(at));
+        self.log.lock().unwrap().push(Seen::Idle(at));
         self.idles += 1;
         if self.idles == self.close_on_idle {
             conn.close();
@@ -86,7 +85,7 @@ impl Handler for Recorder {
     }
 
     fn on_close(&mut self, reason: CloseReason) {
-        self.log.borrow_mut().push(Seen::Close(reason));
+        self.log.lock().unwrap().push(Seen::Close(reason));
     }
 }
 
@@ -95,7 +94,8 @@ fn ms(n: u64) -> Duration {
 }
 
 fn ticks(log: &Log) -> Vec<Duration> {
-    log.borrow()
+    log.lock()
+        .unwrap()
         .iter()
         .filter_map(|s| match s {
             Seen::Timer(at) => Some(*at),
@@ -131,14 +131,14 @@ fn idle_timeout_repeats_every_period_while_the_handler_keeps_the_connection() {
         .open(handler);
     peer.advance(Duration::from_secs(5));
     let idles: Vec<Seen> = (1..=5).map(|s| Seen::Idle(ms(s * 1000))).collect();
-    assert_eq!(*log.borrow(), idles);
+    assert_eq!(*log.lock().unwrap(), idles);
     assert!(!peer.is_closed());
     // Input restarts the count: the next idle timeout is a second after it.
     peer.advance(ms(500)).send(b"hi");
     peer.advance(ms(999));
-    assert_eq!(log.borrow().len(), 5);
+    assert_eq!(log.lock().unwrap().len(), 5);
     peer.advance(MS);
-    assert_eq!(log.borrow().last(), Some(&Seen::Idle(ms(6500))));
+    assert_eq!(log.lock().unwrap().last(), Some(&Seen::Idle(ms(6500))));
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn run(scenario: Scenario, jumps: &[Duration]) -> Vec<Seen> {
     for &jump in jumps {
         peer.advance(jump);
     }
-    log.borrow().clone()
+    log.lock().unwrap().clone()
 }
 
 /// `total` cut at random points, with some zero-length jumps.

@@ -23,7 +23,13 @@ fn child() -> TestResult {
     rlimit::Resource::NOFILE.set(64.min(hard), hard)?;
     let fds_before = std::fs::read_dir("/proc/self/fd")?.count();
     let threads_before = std::fs::read_dir("/proc/self/task")?.count();
-    let result = netecho::TcpServer::builder().port(0).workers(200).spawn();
+    // Per-worker scheduling, where each worker has an event loop (a poll and
+    // a waker) of its own; under shared scheduling the workers share one.
+    let result = netecho::TcpServer::builder()
+        .port(0)
+        .workers(200)
+        .scheduling(netecho::Scheduling::PerWorker)
+        .spawn();
     let err = match result {
         Ok(server) => return Err(format!("200 workers in 64 descriptors: {server:?}").into()),
         Err(err) => err,

@@ -29,6 +29,25 @@ const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(1);
 /// slab keys.
 const LISTENER_BASE: usize = usize::MAX - 1;
 
+/// Where listeners wait for connections: a worker's mio registry, or the
+/// pool's shared epoll set.
+pub(crate) trait Registrar {
+    /// Registers listener `i`: readable, edge-triggered.
+    fn add(&self, listener: &mut Listener, i: usize) -> io::Result<()>;
+    /// Deregisters a listener.
+    fn remove(&self, listener: &mut Listener) -> io::Result<()>;
+}
+
+impl Registrar for Registry {
+    fn add(&self, listener: &mut Listener, i: usize) -> io::Result<()> {
+        self.register(listener, Token(LISTENER_BASE - i), Interest::READABLE)
+    }
+
+    fn remove(&self, listener: &mut Listener) -> io::Result<()> {
+        self.deregister(listener)
+    }
+}
+
 /// The listeners of a server and the state of accepting.
 pub(crate) struct Acceptor {
     listeners: Vec<Listener>,
@@ -63,16 +82,16 @@ impl Acceptor {
     }
 
     /// Registers every listener with `registry`, readable, edge-triggered.
-    pub(crate) fn register(&mut self, registry: &Registry) -> io::Result<()> {
+    pub(crate) fn register(&mut self, registry: &impl Registrar) -> io::Result<()> {
         for (i, listener) in self.listeners.iter_mut().enumerate() {
-            registry.register(listener, Token(LISTENER_BASE - i), Interest::READABLE)?;
+            registry.add(listener, i)?;
         }
         Ok(())
     }
 
     /// Deregisters and closes every listener (a Unix socket file the server
     /// created is removed).
-    pub(crate) fn close(mut self, registry: &Registry, shared: &Shared) {
+    pub(crate) fn close(mut self, registry: &impl Registrar, shared: &Shared) {
         #[cfg(unix)]
         {
             // The copies kept for a successor go with the listeners.
@@ -91,11 +110,16 @@ impl Acceptor {
         let _ = shared;
         if !self.paused {
             for listener in &mut self.listeners {
-                if let Err(e) = registry.deregister(listener) {
+                if let Err(e) = registry.remove(listener) {
                     log::debug!("failed to deregister a listener: {e}");
                 }
             }
         }
+    }
+
+    /// How many listeners there are.
+    pub(crate) fn len(&self) -> usize {
+        self.listeners.len()
     }
 
     /// The listener a token belongs to, if it is a listener's.
@@ -122,7 +146,7 @@ impl Acceptor {
     /// Follows [`Shared::paused`]: deregisters the listeners when paused (the
     /// ports stay bound; new connections wait in the backlogs), registers
     /// them again on resume and accepts what waited.
-    pub(crate) fn follow_pause(&mut self, registry: &Registry, shared: &Shared) {
+    pub(crate) fn follow_pause(&mut self, registry: &impl Registrar, shared: &Shared) {
         let paused = shared.paused.load(Acquire);
         if paused == self.paused {
             return;
@@ -130,9 +154,9 @@ impl Acceptor {
         self.paused = paused;
         for (i, listener) in self.listeners.iter_mut().enumerate() {
             let result = if paused {
-                registry.deregister(listener)
+                registry.remove(listener)
             } else {
-                registry.register(listener, Token(LISTENER_BASE - i), Interest::READABLE)
+                registry.add(listener, i)
             };
             if let Err(e) = result {
                 log::warn!(

@@ -12,14 +12,14 @@ use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use mio::{Poll, Token, Waker};
 
 use crate::addr::Addr;
-use crate::config::Config;
+use crate::config::{Config, Scheduling};
 use crate::error::{Error, Result};
 use crate::handle::{Push, Wake};
 use crate::handler::Factory;
@@ -28,9 +28,10 @@ use crate::stats::{Counters, Stats};
 use crate::transport::{Accepted, Listener};
 
 pub(crate) mod acceptor;
+pub(crate) mod entry;
+#[cfg(target_os = "linux")]
+pub(crate) mod pool;
 pub(crate) mod worker;
-
-pub(crate) use worker::Seed;
 
 /// The token of each worker's waker.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -48,11 +49,42 @@ pub(crate) struct NewConn {
     pub(crate) listener: usize,
 }
 
-/// How other threads reach one worker.
+/// How other threads reach one worker (under shared scheduling: any
+/// worker, through the pool's channel and wake-up).
 pub(crate) struct Remote {
-    pub(crate) conns: Sender<NewConn>,
+    /// New connections from the acceptor (per-worker scheduling only).
+    pub(crate) conns: Option<Sender<NewConn>>,
     pub(crate) pushes: Sender<Push>,
-    pub(crate) waker: Arc<Waker>,
+    pub(crate) waker: Arc<dyn Wake>,
+}
+
+/// What a worker starts from: `Send`, so it can move to the worker's thread.
+pub(crate) enum Seed {
+    /// A worker with its own poll and connections.
+    PerWorker(worker::WorkerSeed),
+    /// A worker of a pool that shares one epoll set and every connection.
+    #[cfg(target_os = "linux")]
+    Pool { index: usize, pool: Arc<pool::Pool> },
+}
+
+impl Seed {
+    /// The worker's index.
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            Seed::PerWorker(seed) => seed.index,
+            #[cfg(target_os = "linux")]
+            Seed::Pool { index, .. } => *index,
+        }
+    }
+
+    /// Runs the worker's event loop on this thread until the server stops.
+    pub(crate) fn run(self, shared: Arc<Shared>) -> Result<()> {
+        match self {
+            Seed::PerWorker(seed) => seed.run(shared),
+            #[cfg(target_os = "linux")]
+            Seed::Pool { index, pool } => pool::PoolWorker::new(index, shared, pool).run(),
+        }
+    }
 }
 
 /// What the workers and handles of one server share.
@@ -91,9 +123,9 @@ pub(crate) struct Shared {
     /// listeners), for `set_paused` to wait on.
     pause_followed: Mutex<bool>,
     pause_cv: Condvar,
-    /// The thread that runs the acceptor (worker 0), which must not wait
-    /// for itself.
-    acceptor_thread: OnceLock<ThreadId>,
+    /// The threads that may run the acceptor (worker 0, or every worker of a
+    /// pool), which must not wait for it.
+    acceptor_threads: Mutex<Vec<ThreadId>>,
     /// Set once, by `shutdown` or by dropping the last handle.
     pub(crate) shutdown: AtomicBool,
     /// Set by worker 0 once the listeners are closed and nothing more is sent.
@@ -138,33 +170,18 @@ pub(crate) fn prepare(
 ) -> Result<(Arc<Shared>, Vec<Seed>)> {
     let local_addrs: Vec<Addr> = listeners.iter().map(|l| l.local_addr().clone()).collect();
     let local_addrs_len = local_addrs.len();
-    let mut polls = Vec::with_capacity(config.workers);
-    let mut remotes = Vec::with_capacity(config.workers);
-    let mut inboxes = Vec::with_capacity(config.workers);
-    for worker in 0..config.workers {
-        let event_loop = |source| Error::EventLoop { worker, source };
-        let poll = Poll::new().map_err(event_loop)?;
-        let waker = Waker::new(poll.registry(), WAKER).map_err(event_loop)?;
-        let (conns, conns_rx) = mpsc::channel();
-        let (pushes, pushes_rx) = mpsc::channel();
-        polls.push(poll);
-        remotes.push(Remote {
-            conns,
-            pushes,
-            waker: Arc::new(waker),
-        });
-        inboxes.push((conns_rx, pushes_rx));
-    }
     #[cfg(unix)]
     let handover = listeners
         .iter()
         .map(Listener::dup)
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|source| Error::EventLoop { worker: 0, source })?;
-    let mut acceptor = acceptor::Acceptor::new(listeners);
-    acceptor
-        .register(polls[0].registry())
-        .map_err(|source| Error::EventLoop { worker: 0, source })?;
+    let acceptor = acceptor::Acceptor::new(listeners);
+    let (remotes, seeds) = if cfg!(target_os = "linux") && config.scheduling == Scheduling::Shared {
+        pool_seeds(config.workers, acceptor)?
+    } else {
+        per_worker_seeds(config.workers, acceptor)?
+    };
     let shared = Arc::new(Shared {
         counters: (0..config.workers).map(|_| Counters::default()).collect(),
         running: AtomicUsize::new(config.workers),
@@ -184,7 +201,7 @@ pub(crate) fn prepare(
         idle_cv: Condvar::new(),
         pause_followed: Mutex::new(false),
         pause_cv: Condvar::new(),
-        acceptor_thread: OnceLock::new(),
+        acceptor_threads: Mutex::new(Vec::new()),
         shutdown: AtomicBool::new(false),
         acceptor_closed: AtomicBool::new(false),
         done: Mutex::new(false),
@@ -192,20 +209,77 @@ pub(crate) fn prepare(
         threads: Mutex::new(Vec::new()),
         on_begin_shutdown,
     });
-    let mut acceptor = Some(acceptor);
-    let seeds = polls
-        .into_iter()
-        .zip(inboxes)
-        .enumerate()
-        .map(|(index, (poll, (conns, pushes)))| Seed {
-            index,
-            poll,
-            conns,
+    Ok((shared, seeds))
+}
+
+/// Per-worker scheduling: a poll per worker, the listeners on worker 0's.
+fn per_worker_seeds(
+    workers: usize,
+    mut acceptor: acceptor::Acceptor,
+) -> Result<(Vec<Remote>, Vec<Seed>)> {
+    let mut remotes = Vec::with_capacity(workers);
+    let mut seeds = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let event_loop = |source| Error::EventLoop {
+            worker: index,
+            source,
+        };
+        let poll = Poll::new().map_err(event_loop)?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(event_loop)?;
+        let (conns, conns_rx) = mpsc::channel();
+        let (pushes, pushes_rx) = mpsc::channel();
+        remotes.push(Remote {
+            conns: Some(conns),
             pushes,
-            acceptor: acceptor.take(),
+            waker: Arc::new(waker),
+        });
+        seeds.push((index, poll, conns_rx, pushes_rx));
+    }
+    acceptor
+        .register(seeds[0].1.registry())
+        .map_err(|source| Error::EventLoop { worker: 0, source })?;
+    let mut acceptor = Some(acceptor);
+    let seeds = seeds
+        .into_iter()
+        .map(|(index, poll, conns, pushes)| {
+            Seed::PerWorker(worker::WorkerSeed {
+                index,
+                poll,
+                conns,
+                pushes,
+                acceptor: acceptor.take(),
+            })
         })
         .collect();
-    Ok((shared, seeds))
+    Ok((remotes, seeds))
+}
+
+/// Shared scheduling: one pool, one epoll set with the listeners in it.
+#[cfg(target_os = "linux")]
+fn pool_seeds(workers: usize, acceptor: acceptor::Acceptor) -> Result<(Vec<Remote>, Vec<Seed>)> {
+    let (pushes, pushes_rx) = mpsc::channel();
+    let pool = pool::Pool::new(acceptor, pushes_rx)
+        .map_err(|source| Error::EventLoop { worker: 0, source })?;
+    let pool = Arc::new(pool);
+    let remotes = (0..workers)
+        .map(|_| Remote {
+            conns: None,
+            pushes: pushes.clone(),
+            waker: Arc::clone(&pool.wake) as Arc<dyn Wake>,
+        })
+        .collect();
+    let seeds = (0..workers)
+        .map(|index| Seed::Pool {
+            index,
+            pool: Arc::clone(&pool),
+        })
+        .collect();
+    Ok((remotes, seeds))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pool_seeds(workers: usize, acceptor: acceptor::Acceptor) -> Result<(Vec<Remote>, Vec<Seed>)> {
+    per_worker_seeds(workers, acceptor)
 }
 
 impl Shared {
@@ -233,11 +307,15 @@ impl Shared {
                 log::warn!("failed to wake the acceptor: {e}");
             }
         }
-        match self.acceptor_thread.get() {
+        {
+            let threads = self
+                .acceptor_threads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             // Not serving yet: the acceptor follows before its first accept.
-            None => return,
-            Some(&id) if id == std::thread::current().id() => return,
-            Some(_) => {}
+            if threads.is_empty() || threads.contains(&std::thread::current().id()) {
+                return;
+            }
         }
         let mut followed = self
             .pause_followed
@@ -253,9 +331,12 @@ impl Shared {
         }
     }
 
-    /// The acceptor now runs on this thread.
-    pub(crate) fn acceptor_started(&self) {
-        let _ = self.acceptor_thread.set(std::thread::current().id());
+    /// A worker that may run the acceptor now runs on this thread.
+    pub(crate) fn worker_started(&self) {
+        self.acceptor_threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(std::thread::current().id());
     }
 
     /// The acceptor has followed `paused`.
@@ -265,6 +346,19 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = paused;
         self.pause_cv.notify_all();
+    }
+
+    /// A connection closed and gives its slot back: wakes the acceptor if it
+    /// waits at the connection limit (unless it runs on this thread, which
+    /// looks before it waits) and the threads waiting for none to be open.
+    pub(crate) fn release_slot(&self, acceptor_here: bool) {
+        let before = self.active.fetch_sub(1, AcqRel);
+        self.connection_closed();
+        if before >= self.config.max_connections && !acceptor_here {
+            if let Err(e) = self.remotes[0].waker.wake() {
+                log::warn!("failed to wake the acceptor: {e}");
+            }
+        }
     }
 
     /// A connection closed: wakes the threads waiting for none to be open.
@@ -357,7 +451,7 @@ impl Shared {
     /// [`Error::Spawn`] if a thread cannot start.
     pub(crate) fn spawn_workers(self: &Arc<Self>, seeds: Vec<Seed>) -> Result<()> {
         for seed in seeds {
-            let index = seed.index;
+            let index = seed.index();
             let name = format!("netecho-worker-{index}");
             let for_thread = Arc::clone(self);
             let spawned = std::thread::Builder::new()

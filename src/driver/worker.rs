@@ -6,7 +6,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::mpsc::Receiver;
@@ -15,32 +14,22 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::context::{Conn, Endpoints};
+use crate::context::Conn;
 use crate::driver::acceptor::Acceptor;
+use crate::driver::entry::{self, Entry};
 use crate::driver::{NewConn, Shared, WAKER};
 use crate::error::{Error, Result};
 use crate::handle::{Push, Route};
 use crate::handler::CloseReason;
-use crate::state_machine::{Connection, Io, Step, panic_message};
-use crate::stats::bump;
+use crate::state_machine::{Connection, Io, Step};
 use crate::transport::Stream;
 
 /// The one read buffer of a worker, shared by all its connections.
 const READ_BUFFER: usize = 64 * 1024;
 
-/// A connection and the driver's bookkeeping for it.
-struct Entry {
-    conn: Connection<Stream>,
-    /// The deadline of this connection's newest entry in the timer heap.
-    timer_at: Option<Instant>,
-    /// When it opened, for the duration metric.
-    #[cfg(feature = "metrics")]
-    opened_at: Instant,
-}
-
 /// What a worker starts from: `Send`, unlike the worker itself (its
 /// handlers need not be), so it can move to the worker's thread.
-pub(crate) struct Seed {
+pub(crate) struct WorkerSeed {
     pub(crate) index: usize,
     pub(crate) poll: Poll,
     pub(crate) conns: Receiver<NewConn>,
@@ -48,7 +37,7 @@ pub(crate) struct Seed {
     pub(crate) acceptor: Option<Acceptor>,
 }
 
-impl Seed {
+impl WorkerSeed {
     /// Runs the worker's event loop on this thread until the server stops.
     pub(crate) fn run(self, shared: Arc<Shared>) -> Result<()> {
         let acceptor = self.acceptor.is_some();
@@ -89,15 +78,15 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    fn new(seed: Seed, shared: Arc<Shared>) -> Self {
-        let Seed {
+    fn new(seed: WorkerSeed, shared: Arc<Shared>) -> Self {
+        let WorkerSeed {
             index,
             poll,
             conns,
             pushes,
             acceptor,
         } = seed;
-        let waker: Arc<dyn crate::handle::Wake> = shared.remotes[index].waker.clone();
+        let waker = Arc::clone(&shared.remotes[index].waker);
         let scratch = Conn::new(
             Route {
                 tx: shared.remotes[index].pushes.clone(),
@@ -131,7 +120,7 @@ impl Worker {
     /// connection of this worker is closed.
     fn run(mut self) -> Result<()> {
         if let Some(acc) = self.acceptor.as_mut() {
-            self.shared.acceptor_started();
+            self.shared.worker_started();
             // Paused before serving: no accept, even in the first batch.
             acc.follow_pause(self.poll.registry(), &self.shared);
         }
@@ -261,14 +250,7 @@ impl Worker {
             config: &self.shared.config,
             counters: &self.shared.counters[self.index],
         };
-        let pending_before = entry.conn.pending_len();
-        let step = f(&mut entry.conn, &mut io);
-        let pending_after = entry.conn.pending_len();
-        if pending_after != pending_before {
-            let change = (pending_after as u64).wrapping_sub(pending_before as u64);
-            bump(&self.shared.counters[self.index].buffered_bytes, change);
-        }
-        entry.conn.publish(step);
+        let step = entry.step(&mut io, f);
         match step {
             Step::Open => self.schedule(key),
             Step::Yield => {
@@ -287,11 +269,8 @@ impl Worker {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
-        if let Some(at) = entry.conn.deadline(&self.shared.config) {
-            if entry.timer_at.is_none_or(|t| at < t) {
-                entry.timer_at = Some(at);
-                self.timers.push(Reverse((at, key, entry.conn.id())));
-            }
+        if let Some(at) = entry.reschedule(&self.shared) {
+            self.timers.push(Reverse((at, key, entry.conn.id())));
         }
     }
 
@@ -328,47 +307,20 @@ impl Worker {
         let Some(entry) = self.conns.try_remove(key) else {
             return;
         };
-        let peer = entry.conn.peer_addr();
-        let dropped = entry.conn.pending_len() as u64;
-        {
-            let counters = &self.shared.counters[self.index];
-            if dropped > 0 {
-                bump(&counters.buffered_bytes, dropped.wrapping_neg());
-            }
-            bump(&counters.closed, 1);
-        }
-        if let Some(count) = self.shared.listener_active.get(entry.conn.listener()) {
-            count.fetch_sub(1, AcqRel);
-        }
-        #[cfg(feature = "metrics")]
-        self.metrics.closed(
-            entry.conn.listener(),
+        let closing = entry.closed(
+            &self.shared,
+            &self.shared.counters[self.index],
             reason,
-            entry.opened_at,
-            Instant::now(),
+            #[cfg(feature = "metrics")]
+            &mut self.metrics,
         );
-        // Counters first, so that what `on_close` tells (a test, say) is
-        // already in the stats.
         self.release_slot();
-        let counters = &self.shared.counters[self.index];
-        match reason {
-            Some(reason) => {
-                log::debug!("connection from {peer} closed: {reason:?}");
-                entry.conn.finish(reason, counters);
-            }
-            None => log::debug!("connection from {peer} closed after a handler panic"),
-        }
+        closing.finish(&self.shared.counters[self.index]);
     }
 
     /// One connection fewer: wakes the acceptor if it waits at the limit.
     fn release_slot(&mut self) {
-        let before = self.shared.active.fetch_sub(1, AcqRel);
-        self.shared.connection_closed();
-        if before >= self.shared.config.max_connections && self.index != 0 {
-            if let Err(e) = self.shared.remotes[0].waker.wake() {
-                log::warn!("failed to wake the acceptor: {e}");
-            }
-        }
+        self.shared.release_slot(self.index == 0);
     }
 
     /// Accepts what the ready listeners have, registering the connections
@@ -388,7 +340,11 @@ impl Worker {
                 if target == self.index {
                     self.register(conn, now);
                     true
-                } else if shared.remotes[target].conns.send(conn).is_ok() {
+                } else if shared.remotes[target]
+                    .conns
+                    .as_ref()
+                    .is_some_and(|tx| tx.send(conn).is_ok())
+                {
                     wake[target] = true;
                     true
                 } else {
@@ -431,84 +387,34 @@ impl Worker {
 
     /// Takes a new connection: registration, handler, `on_open`.
     fn register(&mut self, new: NewConn, now: Instant) {
-        let NewConn { accepted, listener } = new;
-        let mut stream = accepted.stream;
-        let peer = accepted.peer;
         let shared = Arc::clone(&self.shared);
         let counters = &shared.counters[self.index];
-        if let Some(max) = stream.max_handshakes() {
-            // A flood of silent TLS clients costs at most `max` sessions.
-            let handshaking = counters.tls_handshaking.load(Relaxed);
-            if handshaking >= max as u64 {
-                bump(&counters.tls_refused, 1);
-                log::debug!(
-                    "refused the tls connection from {peer}: {handshaking} handshakes in progress"
-                );
-                bump(&counters.closed, 1);
-                self.release_slot();
-                return;
-            }
-        }
-        let Some(factory) = shared.factories.get(listener) else {
-            bump(&counters.closed, 1);
-            if let Some(count) = shared.listener_active.get(listener) {
-                count.fetch_sub(1, AcqRel);
-            }
+        // The cap is per worker: this worker's handshakes.
+        let handshaking = || counters.tls_handshaking.load(Relaxed);
+        let Some(mut admitted) = entry::admit(&shared, counters, new, handshaking, 1) else {
             self.release_slot();
             return;
-        };
-        let handler = match catch_unwind(AssertUnwindSafe(|| factory())) {
-            Ok(handler) => handler,
-            Err(panic) => {
-                bump(&counters.handler_panics, 1);
-                log::warn!(
-                    "handler factory panicked for the connection from {peer}: {}",
-                    panic_message(&*panic).escape_debug()
-                );
-                bump(&counters.closed, 1);
-                shared.listener_active[listener].fetch_sub(1, AcqRel);
-                self.release_slot();
-                return;
-            }
         };
         let slot = self.conns.vacant_entry();
         let key = slot.key();
         let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(key), interest)
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut admitted.accepted.stream, Token(key), interest)
         {
-            log::warn!("failed to register the connection from {peer}: {e}");
-            bump(&counters.closed, 1);
-            shared.listener_active[listener].fetch_sub(1, AcqRel);
+            admitted.unregistered(&shared, counters, &e);
             self.release_slot();
             return;
         }
         let id = self.next_id;
         self.next_id += 1;
-        log::debug!(
-            "connection from {peer} to {} opened on worker {}",
-            accepted.local,
-            self.index
-        );
-        let endpoints = Endpoints {
-            peer,
-            local: accepted.local,
-            listener,
-            peer_cred: accepted.peer_cred,
-            tls: None,
-            proxy: None,
-        };
-        let proxy = shared.proxies.get(listener).cloned().flatten();
-        slot.insert(Entry {
-            conn: Connection::new(stream, endpoints, handler, now, key, id).with_proxy(proxy),
-            timer_at: None,
-            #[cfg(feature = "metrics")]
-            opened_at: now,
-        });
+        let listener = admitted.listener;
+        slot.insert(admitted.into_entry(&shared, now, key, id, self.index));
         #[cfg(feature = "metrics")]
         self.metrics.opened(listener);
+        #[cfg(not(feature = "metrics"))]
+        let _ = listener;
         let shutting_down = self.shutdown_deadline.is_some();
         self.drive(key, now, |conn, io| match conn.open(io) {
             Step::Open if shutting_down => conn.shutdown(io),

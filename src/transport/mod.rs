@@ -176,6 +176,18 @@ impl crate::state_machine::Stream for Stream {
     }
 }
 
+#[cfg(unix)]
+impl std::os::fd::AsFd for Stream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref().as_fd(),
+        }
+    }
+}
+
 impl Source for Stream {
     fn register(
         &mut self,
@@ -307,10 +319,7 @@ impl Listener {
     #[cfg(unix)]
     pub(crate) fn dup(&self) -> io::Result<std::os::fd::OwnedFd> {
         use std::os::fd::AsFd;
-        match &self.kind {
-            Kind::Tcp(l) => l.as_fd().try_clone_to_owned(),
-            Kind::Unix(l) => l.as_fd().try_clone_to_owned(),
-        }
+        self.as_fd().try_clone_to_owned()
     }
 
     /// Another process serves this socket now: closing it must not remove
@@ -380,6 +389,16 @@ impl Listener {
                     peer_cred,
                 })
             }
+        }
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsFd for Listener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match &self.kind {
+            Kind::Tcp(l) => l.as_fd(),
+            Kind::Unix(l) => l.as_fd(),
         }
     }
 }

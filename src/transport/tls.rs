@@ -145,6 +145,11 @@ impl<S: Stream> TlsStream<S> {
         &mut self.io
     }
 
+    /// The stream under the TLS session.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.io
+    }
+
     /// Writes what rustls holds to the socket: `Ok(true)` when all of it is
     /// out, `Ok(false)` when the socket is full. Sends the TCP FIN after our
     /// close_notify.

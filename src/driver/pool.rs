@@ -1,0 +1,823 @@
+//! Shared readiness ([`Scheduling::Shared`](crate::Scheduling::Shared),
+//! Linux): every worker of a server waits on one epoll set, so a ready
+//! connection is served by whichever worker is free, and no connection waits
+//! for one worker that waits for a CPU.
+//!
+//! The kernel does the leader/followers part: each readiness event wakes one
+//! of the workers waiting in `epoll_wait` (they wait exclusively), and a
+//! worker takes at most [`BATCH`] events per wait, so a worker that loses its
+//! CPU holds few connections back.
+//!
+//! A connection is a [`Slot`]: its state behind a mutex that a worker takes
+//! with `try_lock` (never waits for it), and a `pending` word where a worker
+//! that found it taken leaves what happened (readable, a timer, a command,
+//! the shutdown). The owner looks at `pending` after it unlocks and serves it
+//! again if something came, so nothing is lost and no worker waits:
+//!
+//! - notifier: `pending |= what`, then `try_lock` (it may serve it itself);
+//! - owner: unlock, fence, then read `pending`.
+//!
+//! With both orders sequentially consistent, either the owner sees the bits
+//! after unlocking, or the notifier's `try_lock` comes after the unlock and
+//! succeeds (or a third worker took the lock, and it looks in turn).
+//!
+//! On the uncontended path a message costs one `try_lock`, one unlock and one
+//! load of the connection's own words: no lock or atomic shared between
+//! connections. Timers live in a heap per worker (the worker that last moved
+//! a connection's deadline earlier holds its entry); commands from handles
+//! come through one channel, each to its connection's inbox. The listeners
+//! are in the same epoll set and the acceptor behind a mutex taken with
+//! `try_lock` the same way: the worker that accepts a connection opens it, so
+//! a TLS handshake starts on the thread that accepted it.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, fence};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::time::Instant;
+
+use rustix::buffer::spare_capacity;
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+use slab::Slab;
+
+use crate::context::Conn;
+use crate::driver::acceptor::{Acceptor, Registrar};
+use crate::driver::entry::{self, Entry};
+use crate::driver::{NewConn, Shared};
+use crate::error::{Error, Result};
+use crate::handle::{Command, Push, Route, Wake};
+use crate::handler::CloseReason;
+use crate::state_machine::{Io, Step};
+use crate::transport::Listener;
+
+/// The one read buffer of a worker, shared by all the connections it serves.
+const READ_BUFFER: usize = 64 * 1024;
+/// Events taken per wait: few enough that a worker descheduled in the middle
+/// of a batch holds few connections back, enough to keep waits rare.
+const BATCH: usize = 32;
+
+/// Event data of the wake-up eventfd.
+const WAKE: u64 = u64::MAX;
+/// Event data of the stop eventfd.
+const STOP: u64 = u64::MAX - 1;
+/// Event data of listener `i`: `LISTENER_BASE - i`.
+const LISTENER_BASE: u64 = u64::MAX - 2;
+/// Connections' keys stay below this, so their event data (the low 32 bits
+/// of the id above the key) never reaches the listeners' values.
+const MAX_KEY: usize = 0xFFFF_0000;
+
+/// What a connection's `pending` word (and a call to serve it) carries.
+mod bits {
+    /// The socket may be readable.
+    pub(super) const READ: u16 = 1;
+    /// The socket may be writable.
+    pub(super) const WRITE: u16 = 1 << 1;
+    /// The peer closed (or the socket failed): read until EOF.
+    pub(super) const HUP: u16 = 1 << 2;
+    /// A timer entry for it came due.
+    pub(super) const TIMER: u16 = 1 << 3;
+    /// Its inbox has commands from handles.
+    pub(super) const COMMAND: u16 = 1 << 4;
+    /// It yielded with work left (its read budget ran out).
+    pub(super) const RESUME: u16 = 1 << 5;
+    /// The server is shutting down: close gracefully.
+    pub(super) const SHUTDOWN: u16 = 1 << 6;
+    /// The shutdown timeout passed: close now.
+    pub(super) const FORCE: u16 = 1 << 7;
+    /// Just registered: open it.
+    pub(super) const OPEN: u16 = 1 << 8;
+}
+
+/// An eventfd that wakes one waiting worker per write.
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    fn new() -> io::Result<Self> {
+        Ok(EventFd(eventfd(
+            0,
+            EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK,
+        )?))
+    }
+}
+
+impl Wake for EventFd {
+    fn wake(&self) -> io::Result<()> {
+        match rustix::io::write(&self.0, &1u64.to_ne_bytes()) {
+            // The counter is full: it is readable already.
+            Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What the workers of a pool share besides [`Shared`].
+pub(crate) struct Pool {
+    epoll: OwnedFd,
+    /// Edge-triggered: each write wakes one waiting worker (handles' pushes,
+    /// the shutdown, a pause, a slot freed at the connection limit).
+    pub(crate) wake: Arc<EventFd>,
+    /// Level-triggered, written once when the server is done: wakes every
+    /// worker, for good.
+    stop: EventFd,
+    table: Mutex<Slab<Arc<Slot>>>,
+    next_id: AtomicU64,
+    /// `None` once closed (at shutdown).
+    acceptor: Mutex<Option<Acceptor>>,
+    listeners: usize,
+    /// Per listener: an event came while another worker held the acceptor.
+    listener_ready: Box<[AtomicBool]>,
+    /// The acceptor has something to look at (a listener event, a pause, a
+    /// freed slot) that its holder may not have seen.
+    accept_pending: AtomicBool,
+    pushes: Mutex<Receiver<Push>>,
+    /// The shutdown's deadline, set by the worker that begins it.
+    shutdown_at: OnceLock<Instant>,
+    forced: AtomicBool,
+    finished: AtomicBool,
+}
+
+/// One connection of a pool.
+struct Slot {
+    key: usize,
+    id: u64,
+    /// `None` once closed.
+    entry: Mutex<Option<Entry>>,
+    /// What happened while another worker served it ([`bits`]).
+    pending: AtomicU16,
+    /// Commands from handles, in order, for whoever serves it next.
+    inbox: Mutex<Vec<Command>>,
+}
+
+/// The pool's epoll set, for the acceptor's listeners.
+struct Listeners<'a>(&'a OwnedFd);
+
+impl Registrar for Listeners<'_> {
+    fn add(&self, listener: &mut Listener, i: usize) -> io::Result<()> {
+        epoll::add(
+            self.0,
+            listener.as_fd(),
+            epoll::EventData::new_u64(LISTENER_BASE - i as u64),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
+        Ok(())
+    }
+
+    fn remove(&self, listener: &mut Listener) -> io::Result<()> {
+        epoll::delete(self.0, listener.as_fd())?;
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Pool {
+    /// The epoll set with the listeners in it, and the wake-ups.
+    pub(crate) fn new(mut acceptor: Acceptor, pushes: Receiver<Push>) -> io::Result<Self> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let wake = EventFd::new()?;
+        let stop = EventFd::new()?;
+        epoll::add(
+            &epoll,
+            &wake.0,
+            epoll::EventData::new_u64(WAKE),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
+        epoll::add(
+            &epoll,
+            &stop.0,
+            epoll::EventData::new_u64(STOP),
+            epoll::EventFlags::IN,
+        )?;
+        acceptor.register(&Listeners(&epoll))?;
+        let listeners = acceptor.len();
+        Ok(Pool {
+            epoll,
+            wake: Arc::new(wake),
+            stop,
+            table: Mutex::new(Slab::new()),
+            next_id: AtomicU64::new(0),
+            acceptor: Mutex::new(Some(acceptor)),
+            listeners,
+            listener_ready: (0..listeners).map(|_| AtomicBool::new(false)).collect(),
+            accept_pending: AtomicBool::new(true),
+            pushes: Mutex::new(pushes),
+            shutdown_at: OnceLock::new(),
+            forced: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// Wakes every worker for good: the server is done.
+    fn finish(&self) {
+        if !self.finished.swap(true, AcqRel) {
+            if let Err(e) = self.stop.wake() {
+                log::warn!("failed to stop the workers: {e}");
+            }
+        }
+    }
+}
+
+/// One worker of a pool.
+pub(crate) struct PoolWorker {
+    index: usize,
+    shared: Arc<Shared>,
+    pool: Arc<Pool>,
+    /// The slots this worker has served, by key: looking one up takes no
+    /// lock unless the key is new here or was reused.
+    cache: Vec<Option<Arc<Slot>>>,
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    due: Vec<(Instant, usize, u64)>,
+    /// Connections that yielded with work left.
+    more: Vec<Arc<Slot>>,
+    /// The acceptor wants to run again without an event (its budget ran out).
+    accept_again: bool,
+    /// The acceptor's back-off ends then (as this worker last saw it).
+    accept_at: Option<Instant>,
+    accepted: Vec<NewConn>,
+    pushes: Vec<Push>,
+    events: Vec<epoll::Event>,
+    shutdown_deadline: Option<Instant>,
+    buf: Box<[u8]>,
+    scratch: Conn,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::WorkerMetrics,
+}
+
+impl PoolWorker {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, pool: Arc<Pool>) -> Self {
+        let remote = &shared.remotes[index];
+        let scratch = Conn::new(
+            Route {
+                tx: remote.pushes.clone(),
+                waker: Some(Arc::clone(&remote.waker)),
+            },
+            shared.config.write_buffer_limit,
+            Instant::now(),
+        );
+        PoolWorker {
+            index,
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::WorkerMetrics::new(&shared.local_addrs, Instant::now()),
+            shared,
+            pool,
+            cache: Vec::new(),
+            timers: BinaryHeap::new(),
+            due: Vec::new(),
+            more: Vec::new(),
+            accept_again: true,
+            accept_at: None,
+            accepted: Vec::new(),
+            pushes: Vec::new(),
+            events: Vec::with_capacity(BATCH),
+            shutdown_deadline: None,
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            scratch,
+        }
+    }
+
+    /// Runs the event loop until the server is done.
+    pub(crate) fn run(mut self) -> Result<()> {
+        self.shared.worker_started();
+        let mut now = Instant::now();
+        loop {
+            if self.pool.finished.load(Acquire) {
+                self.exit(now);
+                return Ok(());
+            }
+            let timeout = self.timeout(now);
+            self.events.clear();
+            let waited = epoll::wait(
+                &self.pool.epoll,
+                spare_capacity(&mut self.events),
+                timeout.as_ref(),
+            );
+            match waited {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    return Err(Error::EventLoop {
+                        worker: self.index,
+                        source: e.into(),
+                    });
+                }
+            }
+            now = Instant::now();
+            let mut woken = false;
+            let mut accept = std::mem::take(&mut self.accept_again);
+            for i in 0..self.events.len() {
+                let event = self.events[i];
+                let data = event.data.u64();
+                match data {
+                    WAKE => woken = true,
+                    STOP => {}
+                    _ if data <= LISTENER_BASE
+                        && data > LISTENER_BASE - self.pool.listeners as u64 =>
+                    {
+                        let i = (LISTENER_BASE - data) as usize;
+                        self.pool.listener_ready[i].store(true, SeqCst);
+                        accept = true;
+                    }
+                    _ => self.ready(data, event.flags, now),
+                }
+            }
+            if woken {
+                // A pause, a resume or a freed slot may be what woke us.
+                accept = true;
+                self.take_pushes(now);
+            }
+            if self.shutdown_deadline.is_none() && self.shared.shutdown.load(Acquire) {
+                self.begin_shutdown(now);
+            }
+            if self.accept_at.is_some_and(|t| now >= t) {
+                self.accept_at = None;
+                accept = true;
+            }
+            if accept {
+                self.pool.accept_pending.store(true, SeqCst);
+                self.accept(now);
+            }
+            for slot in std::mem::take(&mut self.more) {
+                self.serve(&slot, bits::RESUME, now);
+            }
+            self.fire_timers(now);
+            if let Some(deadline) = self.shutdown_deadline {
+                if now >= deadline && !self.pool.forced.swap(true, AcqRel) {
+                    self.force_close_all(now);
+                }
+                self.finish_if_done();
+            }
+            #[cfg(feature = "metrics")]
+            self.metrics
+                .flush(&self.shared.counters[self.index], now, false);
+        }
+    }
+
+    fn exit(&mut self, now: Instant) {
+        #[cfg(feature = "metrics")]
+        self.metrics
+            .flush(&self.shared.counters[self.index], now, true);
+        let _ = now;
+    }
+
+    fn timeout(&self, now: Instant) -> Option<Timespec> {
+        if !self.more.is_empty() || self.accept_again {
+            return Some(Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            });
+        }
+        let mut at = self
+            .shutdown_deadline
+            .filter(|_| !self.pool.forced.load(Relaxed));
+        let mut earliest = |t: Option<Instant>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        earliest(self.timers.peek().map(|Reverse((t, _, _))| *t));
+        earliest(self.accept_at);
+        #[cfg(feature = "metrics")]
+        earliest(self.metrics.due(&self.shared.counters[self.index]));
+        at.map(|t| {
+            Timespec::try_from(t.saturating_duration_since(now)).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            })
+        })
+    }
+
+    /// A readiness event of connection `data` (its key and the low bits of
+    /// its id).
+    fn ready(&mut self, data: u64, flags: epoll::EventFlags, now: Instant) {
+        use epoll::EventFlags as F;
+        let key = (data & 0xFFFF_FFFF) as usize;
+        let id_low = (data >> 32) as u32;
+        let Some(slot) = self.slot(key, |s| s.id as u32 == id_low) else {
+            return;
+        };
+        let error = flags.contains(F::ERR);
+        let hup =
+            error || flags.contains(F::HUP) || (flags.contains(F::IN) && flags.contains(F::RDHUP));
+        let mut what = 0;
+        if flags.intersects(F::OUT) || error {
+            what |= bits::WRITE;
+        }
+        if flags.intersects(F::IN | F::PRI) || hup {
+            what |= bits::READ;
+        }
+        if hup {
+            what |= bits::HUP;
+        }
+        self.serve(&slot, what, now);
+        self.put_back(slot);
+    }
+
+    /// The slot of `key` if `matches` says it is the one meant, from the
+    /// cache (taken out: give it back with [`put_back`](Self::put_back)) or
+    /// else from the table.
+    fn slot(&mut self, key: usize, matches: impl Fn(&Slot) -> bool) -> Option<Arc<Slot>> {
+        if let Some(cached) = self.cache.get_mut(key) {
+            if cached.as_deref().is_some_and(&matches) {
+                return cached.take();
+            }
+        }
+        let slot = lock(&self.pool.table)
+            .get(key)
+            .filter(|s| matches(s))
+            .cloned()?;
+        Some(slot)
+    }
+
+    fn put_back(&mut self, slot: Arc<Slot>) {
+        let key = slot.key;
+        if self.cache.len() <= key {
+            self.cache.resize_with(key + 1, || None);
+        }
+        self.cache[key] = Some(slot);
+    }
+
+    /// Serves `slot` with `what` unless another worker serves it now; then
+    /// leaves `what` in its `pending`, for that worker.
+    fn serve(&mut self, slot: &Arc<Slot>, what: u16, now: Instant) {
+        let guard = match slot.entry.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                slot.pending.fetch_or(what, SeqCst);
+                match slot.entry.try_lock() {
+                    Ok(guard) => return self.serve_locked(slot, guard, 0, now),
+                    Err(TryLockError::Poisoned(p)) => {
+                        return self.serve_locked(slot, p.into_inner(), 0, now);
+                    }
+                    Err(TryLockError::WouldBlock) => return,
+                }
+            }
+        };
+        self.serve_locked(slot, guard, what, now);
+    }
+
+    /// Serves the slot whose lock is held, then again as long as other
+    /// workers left something in its `pending`.
+    fn serve_locked<'s>(
+        &mut self,
+        slot: &'s Arc<Slot>,
+        mut guard: MutexGuard<'s, Option<Entry>>,
+        mut what: u16,
+        now: Instant,
+    ) {
+        loop {
+            if slot.pending.load(Relaxed) != 0 {
+                what |= slot.pending.swap(0, SeqCst);
+            }
+            let Some(entry) = guard.as_mut() else {
+                return;
+            };
+            match self.apply(slot, entry, what, now) {
+                step @ (Step::Open | Step::Yield) => {
+                    if let Some(at) = entry.reschedule(&self.shared) {
+                        self.timers.push(Reverse((at, slot.key, slot.id)));
+                    }
+                    if step == Step::Yield {
+                        self.more.push(Arc::clone(slot));
+                    }
+                }
+                Step::Close(reason) => {
+                    let entry = guard.take();
+                    drop(guard);
+                    if let Some(entry) = entry {
+                        self.remove(slot, entry, Some(reason));
+                    }
+                    return;
+                }
+                Step::Panicked => {
+                    let entry = guard.take();
+                    drop(guard);
+                    if let Some(entry) = entry {
+                        self.remove(slot, entry, None);
+                    }
+                    return;
+                }
+            }
+            drop(guard);
+            fence(SeqCst);
+            if slot.pending.load(SeqCst) == 0 {
+                return;
+            }
+            guard = match slot.entry.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            what = 0;
+        }
+    }
+
+    /// Runs what `what` says on the connection; the first step that is not
+    /// `Open` or `Yield` ends it.
+    fn apply(&mut self, slot: &Slot, entry: &mut Entry, what: u16, now: Instant) -> Step {
+        if what & bits::FORCE != 0 {
+            return Step::Close(CloseReason::ShutdownTimeout);
+        }
+        let mut io = Io {
+            buf: &mut self.buf,
+            conn: &mut self.scratch,
+            now,
+            config: &self.shared.config,
+            counters: &self.shared.counters[self.index],
+        };
+        let mut yielded = false;
+        let go = |step: Step, yielded: &mut bool| match step {
+            Step::Open => None,
+            Step::Yield => {
+                *yielded = true;
+                None
+            }
+            done => Some(done),
+        };
+        if what & bits::OPEN != 0 {
+            let shutting_down =
+                self.shutdown_deadline.is_some() || self.pool.shutdown_at.get().is_some();
+            let step = entry.step(&mut io, |conn, io| match conn.open(io) {
+                Step::Open if shutting_down => conn.shutdown(io),
+                step => step,
+            });
+            if let Some(done) = go(step, &mut yielded) {
+                return done;
+            }
+        }
+        if what & bits::COMMAND != 0 {
+            let commands = std::mem::take(&mut *lock(&slot.inbox));
+            for command in commands {
+                let step = entry.step(&mut io, |conn, io| conn.command(command, io));
+                if let Some(done) = go(step, &mut yielded) {
+                    return done;
+                }
+            }
+        }
+        if what & (bits::READ | bits::WRITE | bits::HUP) != 0 {
+            let step = entry.step(&mut io, |conn, io| {
+                if what & bits::HUP != 0 {
+                    conn.hang_up_announced();
+                }
+                let mut step = Step::Open;
+                if what & bits::WRITE != 0 {
+                    step = conn.writable(io);
+                }
+                if what & bits::READ != 0 && matches!(step, Step::Open | Step::Yield) {
+                    step = conn.readable(io);
+                }
+                step
+            });
+            if let Some(done) = go(step, &mut yielded) {
+                return done;
+            }
+        }
+        if what & bits::RESUME != 0 {
+            let step = entry.step(&mut io, |conn, io| conn.resume(io));
+            if let Some(done) = go(step, &mut yielded) {
+                return done;
+            }
+        }
+        if what & bits::TIMER != 0 && entry.timer_at.is_some_and(|t| t <= now) {
+            entry.timer_at = None;
+            let step = entry.step(&mut io, |conn, io| conn.on_timer(io));
+            if let Some(done) = go(step, &mut yielded) {
+                return done;
+            }
+        }
+        if what & bits::SHUTDOWN != 0 {
+            let step = entry.step(&mut io, |conn, io| conn.shutdown(io));
+            if let Some(done) = go(step, &mut yielded) {
+                return done;
+            }
+        }
+        if yielded { Step::Yield } else { Step::Open }
+    }
+
+    /// Removes a closed connection; tells its handler unless it panicked.
+    fn remove(&mut self, slot: &Slot, entry: Entry, reason: Option<CloseReason>) {
+        {
+            let mut table = lock(&self.pool.table);
+            if table.get(slot.key).is_some_and(|s| s.id == slot.id) {
+                table.remove(slot.key);
+            }
+        }
+        lock(&slot.inbox).clear();
+        let counters = &self.shared.counters[self.index];
+        let closing = entry.closed(
+            &self.shared,
+            counters,
+            reason,
+            #[cfg(feature = "metrics")]
+            &mut self.metrics,
+        );
+        self.shared.release_slot(false);
+        closing.finish(counters);
+        if self.shutdown_deadline.is_some() {
+            self.finish_if_done();
+        }
+    }
+
+    /// During a shutdown: once the listeners are closed and no connection is
+    /// left, the server is done.
+    fn finish_if_done(&self) {
+        if self.shared.acceptor_closed.load(Acquire) && self.shared.active.load(Acquire) == 0 {
+            self.pool.finish();
+        }
+    }
+
+    /// Runs `on_timer` for the connections whose deadline has passed (those
+    /// due when it starts: a zero timer set in `on_timer` waits for the next
+    /// turn of the loop).
+    fn fire_timers(&mut self, now: Instant) {
+        let mut due = std::mem::take(&mut self.due);
+        while let Some(&Reverse(entry)) = self.timers.peek() {
+            if entry.0 > now {
+                break;
+            }
+            self.timers.pop();
+            due.push(entry);
+        }
+        for (_, key, id) in due.drain(..) {
+            if let Some(slot) = self.slot(key, |s| s.id == id) {
+                self.serve(&slot, bits::TIMER, now);
+                self.put_back(slot);
+            }
+        }
+        self.due = due;
+    }
+
+    /// Moves the handles' commands into their connections' inboxes and
+    /// serves those connections.
+    fn take_pushes(&mut self, now: Instant) {
+        let mut pushes = std::mem::take(&mut self.pushes);
+        pushes.extend(lock(&self.pool.pushes).try_iter());
+        for Push { key, id, command } in pushes.drain(..) {
+            if let Some(slot) = self.slot(key, |s| s.id == id) {
+                lock(&slot.inbox).push(command);
+                self.serve(&slot, bits::COMMAND, now);
+                self.put_back(slot);
+            }
+        }
+        self.pushes = pushes;
+    }
+
+    /// Runs the acceptor unless another worker runs it (which then looks
+    /// again, as `accept_pending` says), and opens what it accepted.
+    fn accept(&mut self, now: Instant) {
+        let shared = Arc::clone(&self.shared);
+        let mut released = 0;
+        loop {
+            let mut guard = match self.pool.acceptor.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => break,
+            };
+            self.pool.accept_pending.store(false, SeqCst);
+            let Some(acc) = guard.as_mut() else {
+                break;
+            };
+            for (i, ready) in self.pool.listener_ready.iter().enumerate() {
+                if ready.swap(false, SeqCst) {
+                    acc.readable(i);
+                }
+            }
+            acc.follow_pause(&Listeners(&self.pool.epoll), &shared);
+            if acc.resume(now, &shared) {
+                let accepted = &mut self.accepted;
+                acc.accept(
+                    now,
+                    &shared,
+                    self.index,
+                    |_, conn| {
+                        accepted.push(conn);
+                        true
+                    },
+                    || released += 1,
+                );
+            }
+            self.accept_again = acc.wants_to_run();
+            self.accept_at = acc.paused_until();
+            drop(guard);
+            fence(SeqCst);
+            if !self.pool.accept_pending.load(SeqCst) {
+                break;
+            }
+        }
+        for _ in 0..released {
+            shared.release_slot(false);
+        }
+        let mut accepted = std::mem::take(&mut self.accepted);
+        for conn in accepted.drain(..) {
+            self.register(conn, now);
+        }
+        self.accepted = accepted;
+    }
+
+    /// Takes a new connection: the table, the epoll set, `on_open`.
+    fn register(&mut self, new: NewConn, now: Instant) {
+        let shared = Arc::clone(&self.shared);
+        let counters = &shared.counters[self.index];
+        // The cap is per worker, so the pool's is that times the workers.
+        let handshaking = || entry::handshakes_in_progress(&shared);
+        let Some(admitted) =
+            entry::admit(&shared, counters, new, handshaking, shared.config.workers)
+        else {
+            shared.release_slot(false);
+            return;
+        };
+        let id = self.pool.next_id.fetch_add(1, Relaxed);
+        let mut table = lock(&self.pool.table);
+        let vacant = table.vacant_entry();
+        let key = vacant.key();
+        if key >= MAX_KEY {
+            drop(table);
+            let e = io::Error::other("too many connections for one server");
+            admitted.unregistered(&shared, counters, &e);
+            shared.release_slot(false);
+            return;
+        }
+        let slot = Arc::new(Slot {
+            key,
+            id,
+            entry: Mutex::new(None),
+            pending: AtomicU16::new(0),
+            inbox: Mutex::new(Vec::new()),
+        });
+        // Held from before the connection can raise an event: a worker that
+        // gets one meanwhile leaves it in `pending`.
+        let mut guard = lock(&slot.entry);
+        vacant.insert(Arc::clone(&slot));
+        drop(table);
+        let data = (u64::from(id as u32) << 32) | key as u64;
+        let added = epoll::add(
+            &self.pool.epoll,
+            admitted.accepted.stream.as_fd(),
+            epoll::EventData::new_u64(data),
+            epoll::EventFlags::IN
+                | epoll::EventFlags::OUT
+                | epoll::EventFlags::RDHUP
+                | epoll::EventFlags::ET,
+        );
+        if let Err(e) = added {
+            lock(&self.pool.table).remove(key);
+            drop(guard);
+            admitted.unregistered(&shared, counters, &e.into());
+            shared.release_slot(false);
+            return;
+        }
+        #[cfg(feature = "metrics")]
+        self.metrics.opened(admitted.listener);
+        *guard = Some(admitted.into_entry(&shared, now, key, id, self.index));
+        self.serve_locked(&slot, guard, bits::OPEN, now);
+        self.put_back(slot);
+    }
+
+    /// Closes the listeners and closes every connection gracefully, once for
+    /// the pool; every worker learns the deadline.
+    fn begin_shutdown(&mut self, now: Instant) {
+        let mut first = false;
+        let deadline = *self.pool.shutdown_at.get_or_init(|| {
+            first = true;
+            now + self.shared.config.shutdown_timeout
+        });
+        self.shutdown_deadline = Some(deadline);
+        if !first {
+            return;
+        }
+        let acceptor = lock(&self.pool.acceptor).take();
+        if let Some(acc) = acceptor {
+            let addrs = acc.describe(&self.shared).to_string();
+            acc.close(&Listeners(&self.pool.epoll), &self.shared);
+            log::info!("stopped accepting on {addrs}");
+        }
+        self.shared.acceptor_closed.store(true, Release);
+        self.each_connection(bits::SHUTDOWN, now);
+        self.finish_if_done();
+    }
+
+    fn force_close_all(&mut self, now: Instant) {
+        let open = self.shared.active.load(Acquire);
+        if open > 0 {
+            log::debug!("shutdown timeout: closing {open} connections by force");
+        }
+        self.each_connection(bits::FORCE, now);
+    }
+
+    /// Serves every connection with `what` (or leaves it to its server).
+    fn each_connection(&mut self, what: u16, now: Instant) {
+        let slots: Vec<Arc<Slot>> = lock(&self.pool.table)
+            .iter()
+            .map(|(_, s)| Arc::clone(s))
+            .collect();
+        for slot in slots {
+            self.serve(&slot, what, now);
+        }
+    }
+}
