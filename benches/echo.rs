@@ -1,10 +1,12 @@
-//! Echo server benchmark: this crate against tokio (three ways), std thread-per-connection
-//! and a bare single-threaded mio loop, each server in its own process.
+//! Echo server benchmark: this crate (default settings, and `workers(1)`) against tokio
+//! (three ways), std thread-per-connection and a bare single-threaded mio loop, each
+//! server in its own process.
 //!
 //! ```text
-//! cargo bench --bench echo                         # full run, about 12 minutes on 2 cores
+//! cargo bench --bench echo                         # full run, about 25 minutes on 2 cores
 //! cargo bench --bench echo -- --quick              # CI smoke, about a minute
 //! cargo bench --bench echo -- --servers netecho --scenarios pingpong --rounds 5
+//! cargo bench --bench echo -- --scenarios pingpong-100x512B --client-threads 1,2
 //! cargo bench --bench echo -- --scenarios unix     # 100 x 512 B over a Unix socket file
 //! cargo bench --bench echo -- --scenarios udp      # 64 B and 1,400 B datagrams over UDP
 //! cargo bench --bench echo -- --svg-out docs/echo-ratios.svg
@@ -12,7 +14,10 @@
 //!
 //! # Method
 //!
-//! netecho runs in this bench binary re-executed with `--serve netecho`; the baselines
+//! netecho runs in this bench binary re-executed with `--serve netecho`, twice: `netecho`
+//! with its default worker count (one per CPU; `--workers N` changes it) and `netecho-1`
+//! with `workers(1)`, one event loop as the bare mio loop has (not in the UDP scenarios: a
+//! UDP listener has workers of its own, the same in both); the baselines
 //! (tokio with a 4 KiB and a 64 KiB buffer per connection and with `tokio::io::copy`,
 //! thread per connection, bare mio) live in the workspace package `bench/servers`
 //! (`netecho-bench-servers`, not a default member, so the library's own builds never
@@ -29,7 +34,16 @@
 //! message where socat is not installed; the load
 //! is the `loadgen` example's UDP mode (every reply checked byte for byte, a datagram with
 //! no reply within 1 s counted as lost), and req/s are replies/s. Otherwise the load comes
-//! from the `loadgen` example's client (one mio event loop, every echoed byte verified).
+//! from the `loadgen` example's client (mio event loops, every echoed byte verified).
+//!
+//! Client shapes: each ping-pong scenario runs once per client shape, the load
+//! generator with 1 thread and with 2 (`--client-threads 1,2`, the default; `--quick`
+//! runs 1 only), named `<scenario>/c<threads>` in the table, the JSON and the chart, and
+//! compared with tokio under the same shape; the other scenarios run with the first shape
+//! (and are named after it if it is not 1 thread). A 1-thread client takes at most one
+//! core; a 2-thread one can take both, so the server's workers wait for a core as on a
+//! loaded machine.
+//!
 //! Per run: connect everything, warm up, then measure requests/s, latency, and the
 //! server's CPU seconds (`/proc/<pid>/stat`) and peak memory (`VmHWM`); the idle scenario
 //! reads `VmRSS` before and after opening the connections. A run fails if the server
@@ -174,23 +188,24 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
     );
     let mut cells: Vec<Cell> = plan
         .pairs()
-        .map(|(sc, srv)| Cell::new(sc.name, sc.describe(), srv.name(), srv.is_tokio()))
+        .map(|(sc, srv)| Cell::new(sc, srv.name(), srv.is_tokio()))
         .collect();
     for round in 0..rounds {
         for sc in &plan.scenarios {
+            let id = sc.id();
             for srv in plan.order(round).into_iter().filter(|s| s.serves(sc)) {
-                let tag = format!("{}-{}-r{}", sc.name, srv.name(), round + 1);
+                let tag = format!("{}-{}-r{}", id.replace('/', "-"), srv.name(), round + 1);
                 let result = measure::measure(srv, sc, &plan.setup, &tag);
                 eprintln!(
-                    "[{}/{rounds}] {:<18} {:<12} {}",
+                    "[{}/{rounds}] {:<24} {:<12} {}",
                     round + 1,
-                    sc.name,
+                    id,
                     srv.name(),
                     brief(&result)
                 );
                 let Some(cell) = cells
                     .iter_mut()
-                    .find(|c| c.scenario == sc.name && c.server == srv.name())
+                    .find(|c| c.scenario == id && c.server == srv.name())
                 else {
                     continue;
                 };
@@ -205,7 +220,7 @@ fn run(plan: &Plan, svg_out: Option<std::path::PathBuf>) -> Result<bool, String>
 
     println!("{}", table::markdown(&cells));
     for sc in &plan.scenarios {
-        println!("- {}: {}", sc.name, sc.describe());
+        println!("- {}: {}", sc.id(), sc.describe());
     }
     if plan.setup.strace {
         eprintln!(

@@ -10,7 +10,11 @@ const WIDTH: f64 = 960.0;
 const PANEL: f64 = 250.0;
 const LEFT: f64 = 60.0;
 const RIGHT: f64 = 20.0;
-const TOP: f64 = 60.0;
+/// Above the first panel: the title, then the legend's rows.
+const HEAD: f64 = 44.0;
+/// A legend entry's width and a legend row's height.
+const LEGEND_ENTRY: f64 = 110.0;
+const LEGEND_ROW: f64 = 16.0;
 const PLOT: f64 = 170.0;
 
 type Pick = fn(&Cell, &Ratios) -> Option<f64>;
@@ -45,11 +49,12 @@ pub fn svg(cells: &[Cell], servers: &[&str], title: &str) -> String {
     ];
     let mut scenarios: Vec<&str> = Vec::new();
     for c in cells {
-        if !scenarios.contains(&c.scenario) {
-            scenarios.push(c.scenario);
+        if !scenarios.contains(&c.scenario.as_str()) {
+            scenarios.push(&c.scenario);
         }
     }
-    let height = TOP + PANEL * panels.len() as f64;
+    let top = HEAD + LEGEND_ROW * legend_rows(servers.len()) as f64;
+    let height = top + PANEL * panels.len() as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -70,7 +75,7 @@ pub fn svg(cells: &[Cell], servers: &[&str], title: &str) -> String {
             .collect();
         panel(
             &mut s,
-            TOP + PANEL * i as f64,
+            top + PANEL * i as f64,
             name,
             &groups,
             servers,
@@ -88,17 +93,35 @@ fn is_idle(c: &Cell) -> bool {
         .is_some_and(|m| m.rss_per_conn_bytes.is_some())
 }
 
-/// One row under the title, right-aligned.
+/// Legend entries per row.
+fn legend_per_row() -> usize {
+    (((WIDTH - LEFT - RIGHT) / LEGEND_ENTRY) as usize).max(1)
+}
+
+fn legend_rows(servers: usize) -> usize {
+    servers.div_ceil(legend_per_row()).max(1)
+}
+
+/// Rows under the title, right-aligned, as many entries in each as fit.
 fn legend(s: &mut String, servers: &[&str]) {
-    let mut x = WIDTH - RIGHT - 110.0 * servers.len() as f64;
-    for (k, name) in servers.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x}" y="32" width="12" height="12" fill="{}"/>"#,
-            color(k)
-        );
-        let _ = writeln!(s, r#"<text x="{}" y="43">{}</text>"#, x + 16.0, esc(name));
-        x += 110.0;
+    for (row, names) in servers.chunks(legend_per_row()).enumerate() {
+        let y = 32.0 + LEGEND_ROW * row as f64;
+        let mut x = WIDTH - RIGHT - LEGEND_ENTRY * names.len() as f64;
+        for name in names {
+            let _ = writeln!(
+                s,
+                r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/>"#,
+                color(name)
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}">{}</text>"#,
+                x + 16.0,
+                y + 11.0,
+                esc(name)
+            );
+            x += LEGEND_ENTRY;
+        }
     }
 }
 
@@ -155,7 +178,7 @@ fn panel(
                         y(v),
                         bw - 2.0,
                         base - y(v),
-                        color(k),
+                        color(srv),
                         esc(srv),
                         esc(g)
                     );
@@ -197,10 +220,19 @@ fn panel(
     );
 }
 
-fn color(k: usize) -> &'static str {
-    [
-        "#1f77b4", "#8c8c8c", "#bcbcbc", "#5a5a5a", "#ff7f0e", "#2ca02c", "#9467bd",
-    ][k % 7]
+/// A server's colour, the same in every chart: this crate in blues, tokio in greys.
+fn color(server: &str) -> &'static str {
+    match server {
+        "netecho" => "#1f77b4",
+        "netecho-1" => "#9ecae1",
+        "tokio" | "tokio-udp" => "#8c8c8c",
+        "tokio-64k" | "tokio-rustls" => "#bcbcbc",
+        "tokio-copy" => "#5a5a5a",
+        "threads" => "#ff7f0e",
+        "mio" => "#2ca02c",
+        "socat" => "#9467bd",
+        _ => "#d62728",
+    }
 }
 
 fn esc(text: &str) -> String {

@@ -31,12 +31,15 @@ pub struct Args {
     /// Scenarios to run, comma-separated names (see the table) or prefixes.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
-    /// Worker threads for the servers that take a count (default: CPUs).
+    /// Worker threads for the servers that take a count (default: CPUs); `netecho-1`
+    /// keeps its one worker.
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Client event-loop threads.
-    #[arg(long, default_value_t = 1)]
-    pub client_threads: usize,
+    /// Client shapes: event-loop threads of the load generator, comma-separated. Each
+    /// ping-pong scenario runs once per shape (named `<scenario>/c<threads>`), the others
+    /// with the first (default: 1,2; quick: 1).
+    #[arg(long, value_delimiter = ',')]
+    pub client_threads: Vec<usize>,
     /// Also write the SVG chart here (e.g. into docs/).
     #[arg(long)]
     pub svg_out: Option<PathBuf>,

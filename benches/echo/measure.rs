@@ -29,8 +29,8 @@ pub struct Timing {
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub timing: Timing,
+    /// Workers of the servers that take a count (`netecho-1` keeps its one).
     pub workers: usize,
-    pub client_threads: usize,
     pub show_pids: bool,
     pub strace: bool,
     /// The `netecho-bench-servers` binary, if any baseline is to run.
@@ -157,7 +157,7 @@ pub fn measure(
         connections: sc.connections,
         size: sc.size,
         depth: 1,
-        threads: setup.client_threads,
+        threads: sc.client_threads,
         warmup,
         duration,
         setup_timeout: t.setup_timeout,
@@ -281,7 +281,7 @@ fn measure_udp(
         senders: sc.connections,
         size: sc.size,
         depth: sc.depth,
-        threads: setup.client_threads,
+        threads: sc.client_threads,
         warmup: t.warmup,
         duration: t.duration,
         timeout: Duration::from_secs(1),

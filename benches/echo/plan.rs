@@ -17,6 +17,9 @@ pub struct Plan {
     pub rounds: usize,
     pub servers: Vec<ServerKind>,
     pub scenarios: Vec<Scenario>,
+    /// Load generator threads: each ping-pong scenario runs once per entry, the others
+    /// with the first.
+    pub client_shapes: Vec<usize>,
     pub setup: Setup,
 }
 
@@ -37,10 +40,12 @@ impl Plan {
             idle_hold: if quick { ms(250) } else { ms(1000) },
             setup_timeout: Duration::from_secs(30),
         };
+        let shapes = client_shapes(&args.client_threads, quick)?;
         let scenarios = if smoke && args.scenarios.is_empty() {
-            scenarios::all(true).into_iter().take(1).collect()
+            let first = scenarios::all(true).into_iter().take(1).collect();
+            scenarios::with_shapes(first, &shapes[..1])
         } else {
-            pick_scenarios(&args.scenarios, quick)?
+            scenarios::with_shapes(pick_scenarios(&args.scenarios, quick)?, &shapes)
         };
         Ok(Plan {
             smoke,
@@ -61,10 +66,10 @@ impl Plan {
                 servers
             },
             scenarios,
+            client_shapes: shapes,
             setup: Setup {
                 timing,
                 workers: args.workers.unwrap_or_else(cpus),
-                client_threads: args.client_threads,
                 show_pids: args.show_pids,
                 strace: args.strace,
                 baselines: None,
@@ -111,6 +116,24 @@ impl Plan {
 
 pub fn cpus() -> usize {
     thread::available_parallelism().map_or(1, NonZero::get)
+}
+
+/// The client shapes (load generator threads) to run each ping-pong scenario with, in
+/// the order given, each once: by default 1 and 2, or 1 in a quick run.
+fn client_shapes(wanted: &[usize], quick: bool) -> Result<Vec<usize>, String> {
+    if wanted.contains(&0) {
+        return Err("--client-threads: a client needs at least 1 thread".into());
+    }
+    let mut shapes: Vec<usize> = Vec::new();
+    for &t in wanted {
+        if !shapes.contains(&t) {
+            shapes.push(t);
+        }
+    }
+    if shapes.is_empty() {
+        shapes = if quick { vec![1] } else { vec![1, 2] };
+    }
+    Ok(shapes)
 }
 
 /// Requested servers in canonical order. The ratios need a tokio variant: if none is

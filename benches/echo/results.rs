@@ -8,12 +8,16 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::measure::Sample;
+use crate::scenarios::Scenario;
 
 /// Everything measured for one server in one scenario.
 #[derive(Debug)]
 pub struct Cell {
-    pub scenario: &'static str,
+    /// The scenario's [`Scenario::id`]: its name, with the client shape.
+    pub scenario: String,
     pub description: String,
+    /// Load generator threads (the client shape).
+    pub client_threads: usize,
     pub server: &'static str,
     /// A tokio variant (a candidate reference).
     pub is_tokio: bool,
@@ -41,15 +45,11 @@ pub struct Ratios {
 }
 
 impl Cell {
-    pub fn new(
-        scenario: &'static str,
-        description: String,
-        server: &'static str,
-        is_tokio: bool,
-    ) -> Cell {
+    pub fn new(sc: &Scenario, server: &'static str, is_tokio: bool) -> Cell {
         Cell {
-            scenario,
-            description,
+            scenario: sc.id(),
+            description: sc.describe(),
+            client_threads: sc.client_threads,
             server,
             is_tokio,
             rounds: Vec::new(),
@@ -84,6 +84,7 @@ impl Cell {
         json!({
             "scenario": self.scenario,
             "description": self.description,
+            "client_threads": self.client_threads,
             "server": self.server,
             "rounds": self.rounds.iter().map(Sample::to_json).collect::<Vec<_>>(),
             "errors": self.errors,

@@ -21,14 +21,14 @@ pub fn save(plan: &Plan, cells: &[Cell], svg_out: Option<PathBuf>) -> Result<Vec
         "kernel": fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
         "cpus": plan::cpus(),
         "server_workers": plan.setup.workers,
-        "client_threads": plan.setup.client_threads,
+        "client_shapes": plan.client_shapes,
         "rounds": plan.rounds,
         "quick": plan.quick,
         "warmup_s": plan.setup.timing.warmup.as_secs_f64(),
         "duration_s": plan.setup.timing.duration.as_secs_f64(),
         "idle_hold_s": plan.setup.timing.idle_hold.as_secs_f64(),
         "servers": plan.servers.iter().map(|s| s.name()).collect::<Vec<_>>(),
-        "scenarios": plan.scenarios.iter().map(|s| (s.name, s.describe())).collect::<Vec<_>>(),
+        "scenarios": plan.scenarios.iter().map(|s| (s.id(), s.describe())).collect::<Vec<_>>(),
     });
     let json = dir.join("results.json");
     results::write_json(&json, meta, cells)

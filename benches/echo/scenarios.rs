@@ -27,11 +27,28 @@ pub struct Scenario {
     pub depth: usize,
     /// Over TLS (only the servers that speak it run it).
     pub tls: bool,
+    /// Event-loop threads of the load generator (the client shape).
+    pub client_threads: usize,
 }
 
 impl Scenario {
     pub fn is_idle(&self) -> bool {
         self.mode == Mode::Idle
+    }
+
+    /// Ping-pong over a stream: the scenarios that run once per client shape.
+    pub fn is_ping_pong(&self) -> bool {
+        self.mode == Mode::PingPong && self.transport != Transport::Udp
+    }
+
+    /// The name in the table, the JSON and the chart: a ping-pong scenario's names its
+    /// client shape (`pingpong-100x512B/c2`), another's only a shape other than 1 thread.
+    pub fn id(&self) -> String {
+        if self.is_ping_pong() || self.client_threads != 1 {
+            format!("{}/c{}", self.name, self.client_threads)
+        } else {
+            self.name.to_string()
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -40,8 +57,11 @@ impl Scenario {
             Transport::Unix => " over a Unix socket file",
             Transport::Udp => {
                 return format!(
-                    "{} UDP senders x {} B datagrams, {} in flight each, every reply checked",
-                    self.connections, self.size, self.depth
+                    "{} UDP senders x {} B datagrams, {} in flight each, every reply checked{}",
+                    self.connections,
+                    self.size,
+                    self.depth,
+                    self.client()
                 );
             }
         };
@@ -57,8 +77,38 @@ impl Scenario {
             ),
         };
         let tls = if self.tls { "TLS: " } else { "" };
-        format!("{tls}{what}{over}")
+        format!("{tls}{what}{over}{}", self.client())
     }
+
+    /// `, client with N thread(s)`.
+    fn client(&self) -> String {
+        let threads = self.client_threads;
+        format!(
+            ", client with {threads} thread{}",
+            if threads == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Each ping-pong scenario once per client shape (`shapes`: load generator threads, in
+/// order), the others once, with the first shape.
+pub fn with_shapes(scenarios: Vec<Scenario>, shapes: &[usize]) -> Vec<Scenario> {
+    let first = shapes.first().copied().unwrap_or(1);
+    let mut out = Vec::new();
+    for sc in scenarios {
+        if sc.is_ping_pong() {
+            out.extend(shapes.iter().map(|&client_threads| Scenario {
+                client_threads,
+                ..sc.clone()
+            }));
+        } else {
+            out.push(Scenario {
+                client_threads: first,
+                ..sc
+            });
+        }
+    }
+    out
 }
 
 /// All scenarios; `quick` holds 1,000 idle connections instead of 10,000. `--scenarios unix`
@@ -75,6 +125,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 512,
             depth: 1,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "pingpong-1000x64B",
@@ -84,6 +135,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 64,
             depth: 1,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "pingpong-10x64KiB",
@@ -93,6 +145,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 65536,
             depth: 1,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "connect",
@@ -102,6 +155,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 64,
             depth: 1,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "idle",
@@ -111,6 +165,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 1,
             depth: 1,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "unix-100x512B",
@@ -120,6 +175,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 512,
             depth: 1,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "udp-64B",
@@ -129,6 +185,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 64,
             depth: UDP_DEPTH,
             tls: false,
+            client_threads: 1,
         },
         Scenario {
             name: "udp-1400B",
@@ -138,6 +195,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 1400,
             depth: UDP_DEPTH,
             tls: false,
+            client_threads: 1,
         },
     ];
     // With the `tls` feature (`cargo bench --features tls --bench echo`): against a
@@ -152,6 +210,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 512,
             depth: 1,
             tls: true,
+            client_threads: 1,
         },
         Scenario {
             name: "tls-connect",
@@ -161,6 +220,7 @@ pub fn all(quick: bool) -> Vec<Scenario> {
             size: 64,
             depth: 1,
             tls: true,
+            client_threads: 1,
         },
     ]);
     all

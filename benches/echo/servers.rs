@@ -25,9 +25,13 @@ use crate::scenarios::{Scenario, Transport};
 /// A server implementation, by its `--servers` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum ServerKind {
-    /// This crate.
+    /// This crate, default settings: a worker per CPU (or `--workers`).
     #[value(name = "netecho")]
     EchoServer,
+    /// This crate with `workers(1)`: one event loop, as the bare mio loop has (stream
+    /// scenarios only: a UDP listener has its own workers, the same in both).
+    #[value(name = "netecho-1")]
+    EchoServerOne,
     /// Tokio, task per connection, `read` into 4 KiB then `write_all`.
     #[value(name = "tokio")]
     Tokio,
@@ -56,8 +60,9 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 9] = [
+    pub const ALL: [ServerKind; 10] = [
         ServerKind::EchoServer,
+        ServerKind::EchoServerOne,
         ServerKind::Tokio,
         ServerKind::Tokio64k,
         ServerKind::TokioCopy,
@@ -71,6 +76,7 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::EchoServer => "netecho",
+            ServerKind::EchoServerOne => "netecho-1",
             ServerKind::Tokio => "tokio",
             ServerKind::Tokio64k => "tokio-64k",
             ServerKind::TokioCopy => "tokio-copy",
@@ -82,11 +88,13 @@ impl ServerKind {
         }
     }
 
-    /// Runs `sc`: netecho runs them all; TLS scenarios need a server that speaks TLS,
-    /// UDP ones a UDP server, the others a stream server that does not have to speak TLS.
+    /// Runs `sc`: netecho runs them all, netecho-1 all but UDP (its one worker is a stream
+    /// worker); TLS scenarios need a server that speaks TLS, UDP ones a UDP server, the
+    /// others a stream server that does not have to speak TLS.
     pub fn serves(self, sc: &Scenario) -> bool {
         match self {
             ServerKind::EchoServer => true,
+            ServerKind::EchoServerOne => sc.transport != Transport::Udp,
             ServerKind::TokioUdp | ServerKind::Socat => sc.transport == Transport::Udp,
             ServerKind::TokioRustls => sc.tls,
             _ => !sc.tls && sc.transport != Transport::Udp,
@@ -105,12 +113,18 @@ impl ServerKind {
         )
     }
 
-    /// Runs in the `netecho-bench-servers` binary rather than in this one.
-    pub fn is_baseline(self) -> bool {
-        !matches!(self, ServerKind::EchoServer | ServerKind::Socat)
+    /// This crate, run in this bench binary (`--serve netecho`).
+    pub fn is_ours(self) -> bool {
+        matches!(self, ServerKind::EchoServer | ServerKind::EchoServerOne)
     }
 
-    /// The command that starts this server with `workers` workers, on TCP or, given
+    /// Runs in the `netecho-bench-servers` binary rather than in this one.
+    pub fn is_baseline(self) -> bool {
+        !self.is_ours() && self != ServerKind::Socat
+    }
+
+    /// The command that starts this server with `workers` workers (`netecho-1` with
+    /// one), on TCP or, given
     /// `unix`, on that socket file, over TLS given `tls` (certificate and key files), or
     /// over UDP; `baselines` is the `netecho-bench-servers` binary; `udp_port` the free
     /// port socat is to take.
@@ -134,7 +148,11 @@ impl ServerKind {
             cmd.arg("PIPE");
             return Ok(cmd);
         }
-        let workers = workers.to_string();
+        let workers = match self {
+            ServerKind::EchoServerOne => 1,
+            _ => workers,
+        }
+        .to_string();
         let mut cmd = if self.is_baseline() {
             let exe = baselines.ok_or("the baseline servers were not built")?;
             let mut cmd = Command::new(exe);
@@ -143,7 +161,7 @@ impl ServerKind {
         } else {
             let exe = env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);
-            cmd.args(["--serve", self.name(), "--workers", &workers]);
+            cmd.args(["--serve", "netecho", "--workers", &workers]);
             cmd
         };
         if let Some(path) = unix {
@@ -152,7 +170,7 @@ impl ServerKind {
         if let Some((cert, key)) = tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
-        if transport == Transport::Udp && self == ServerKind::EchoServer {
+        if transport == Transport::Udp && self.is_ours() {
             cmd.arg("--udp");
         }
         Ok(cmd)
@@ -179,7 +197,7 @@ pub fn serve(
     tls: Option<(&Path, &Path)>,
     udp: bool,
 ) -> ExitCode {
-    if kind != ServerKind::EchoServer {
+    if !kind.is_ours() {
         eprintln!(
             "--serve {}: the baselines run in the netecho-bench-servers binary",
             kind.name()
@@ -204,6 +222,11 @@ pub fn serve(
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{addr}");
         let _ = out.flush();
+    };
+    let workers = if kind == ServerKind::EchoServerOne {
+        1
+    } else {
+        workers
     };
     match ours::run(workers, unix, tls, udp, &mut announce) {
         Ok(()) => ExitCode::SUCCESS,
