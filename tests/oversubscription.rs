@@ -10,9 +10,11 @@
 //! A scheduler where any free thread serves a ready connection makes each
 //! quick echo wait at most a scheduler's share of a core.
 //!
-//! Main's driver today is the first design, so these tests are ignored
-//! until issue 14's scheduler lands; `cargo test --test oversubscription --
-//! --ignored` shows the waits (each test prints them).
+//! That is [`Scheduling::PerWorker`](netecho::Scheduling::PerWorker) (on
+//! it the quick connections on the burners' workers wait about 500 ms, so
+//! these tests fail there by design); the default,
+//! [`Scheduling::Shared`](netecho::Scheduling::Shared), is the second, and
+//! these tests hold it to that. Each test prints the waits it measured.
 //!
 //! The bound, [`BOUND`], is half a burn: a connection held up behind one
 //! fails it by far (it waits up to the whole [`BURN`]), while a loaded
@@ -72,7 +74,6 @@ fn burn(c: &mut TcpStream) -> std::io::Result<()> {
 }
 
 #[test]
-#[ignore = "fails until issue 14's scheduler lands: a connection waits for its busy worker"]
 fn burning_handlers_do_not_hold_up_other_connections() -> TestResult {
     let server = builder().workers(4).handler(|| Burner).spawn()?;
     let addr = server.local_addr();
@@ -163,7 +164,6 @@ fn burning_handlers_do_not_hold_up_other_connections() -> TestResult {
 /// that looks for stuck workers only while traffic flows misses this burn
 /// (found on the `sched` branch: it waited for the whole burn).
 #[test]
-#[ignore = "fails until issue 14's scheduler lands: a connection waits for its busy worker"]
 fn a_burning_handler_does_not_hold_up_its_workers_other_connection() -> TestResult {
     let server = builder().workers(2).handler(|| Burner).spawn()?;
     let addr = server.local_addr();

@@ -258,7 +258,7 @@ fn per_worker_seeds(
 #[cfg(target_os = "linux")]
 fn pool_seeds(workers: usize, acceptor: acceptor::Acceptor) -> Result<(Vec<Remote>, Vec<Seed>)> {
     let (pushes, pushes_rx) = mpsc::channel();
-    let pool = pool::Pool::new(acceptor, pushes_rx)
+    let pool = pool::Pool::new(workers, acceptor, pushes_rx)
         .map_err(|source| Error::EventLoop { worker: 0, source })?;
     let pool = Arc::new(pool);
     let remotes = (0..workers)

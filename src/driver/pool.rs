@@ -35,7 +35,7 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, fence};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, fence};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::Instant;
@@ -56,9 +56,10 @@ use crate::transport::Listener;
 
 /// The one read buffer of a worker, shared by all the connections it serves.
 const READ_BUFFER: usize = 64 * 1024;
-/// Events taken per wait: few enough that a worker descheduled in the middle
-/// of a batch holds few connections back, enough to keep waits rare.
-const BATCH: usize = 32;
+/// Events taken per wait. What a worker has not served yet of its batch is on
+/// its [`Board`], where idle workers take it, so a long callback or a lost
+/// CPU holds back no other connection for long.
+const BATCH: usize = 64;
 
 /// Event data of the wake-up eventfd.
 const WAKE: u64 = u64::MAX;
@@ -138,6 +139,67 @@ pub(crate) struct Pool {
     shutdown_at: OnceLock<Instant>,
     forced: AtomicBool,
     finished: AtomicBool,
+    /// One per worker.
+    boards: Box<[Board]>,
+}
+
+/// A worker's batch of readiness events, served in order by the worker and
+/// taken by other workers before they wait: each event is claimed once, by
+/// a compare-and-swap on `state`.
+///
+/// `state` is `generation << 32 | head << 16 | len`: events `head..len` are
+/// unclaimed. Only the owner writes the events, and only once every event of
+/// the last batch is claimed (`head == len`); it then bumps the generation.
+/// A claimer reads event `head` before its swap, and uses it only if the
+/// swap succeeds: `state` had not moved, so the owner had not started
+/// writing a new batch (it only starts after `head` reached `len`, and a new
+/// generation never equals the old).
+struct Board {
+    state: AtomicU64,
+    data: [AtomicU64; BATCH],
+    flags: [AtomicU32; BATCH],
+}
+
+impl Board {
+    fn new() -> Self {
+        Board {
+            state: AtomicU64::new(0),
+            data: std::array::from_fn(|_| AtomicU64::new(0)),
+            flags: std::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
+
+    /// Posts a new batch (owner only, once the last is all claimed).
+    fn post(&self, events: &[(u64, u32)]) {
+        let n = events.len().min(BATCH);
+        for (i, &(data, flags)) in events[..n].iter().enumerate() {
+            self.data[i].store(data, Relaxed);
+            self.flags[i].store(flags, Relaxed);
+        }
+        let generation = (self.state.load(Relaxed) >> 32).wrapping_add(1);
+        self.state.store((generation << 32) | n as u64, Release);
+    }
+
+    /// Claims the next unclaimed event, if any.
+    fn claim(&self) -> Option<(u64, u32)> {
+        let mut state = self.state.load(Acquire);
+        loop {
+            let head = ((state >> 16) & 0xFFFF) as usize;
+            let len = (state & 0xFFFF) as usize;
+            if head >= len || head >= BATCH {
+                return None;
+            }
+            let data = self.data[head].load(Relaxed);
+            let flags = self.flags[head].load(Relaxed);
+            match self
+                .state
+                .compare_exchange_weak(state, state + (1 << 16), AcqRel, Acquire)
+            {
+                Ok(_) => return Some((data, flags)),
+                Err(now) => state = now,
+            }
+        }
+    }
 }
 
 /// One connection of a pool.
@@ -178,7 +240,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Pool {
     /// The epoll set with the listeners in it, and the wake-ups.
-    pub(crate) fn new(mut acceptor: Acceptor, pushes: Receiver<Push>) -> io::Result<Self> {
+    pub(crate) fn new(
+        workers: usize,
+        mut acceptor: Acceptor,
+        pushes: Receiver<Push>,
+    ) -> io::Result<Self> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = EventFd::new()?;
         let stop = EventFd::new()?;
@@ -210,6 +276,7 @@ impl Pool {
             shutdown_at: OnceLock::new(),
             forced: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            boards: (0..workers).map(|_| Board::new()).collect(),
         })
     }
 
@@ -240,8 +307,11 @@ pub(crate) struct PoolWorker {
     /// The acceptor's back-off ends then (as this worker last saw it).
     accept_at: Option<Instant>,
     accepted: Vec<NewConn>,
-    pushes: Vec<Push>,
+    /// Connections with new commands in their inboxes.
+    woken: Vec<Arc<Slot>>,
     events: Vec<epoll::Event>,
+    /// This wait's connection events, for the board.
+    batch: Vec<(u64, u32)>,
     shutdown_deadline: Option<Instant>,
     buf: Box<[u8]>,
     scratch: Conn,
@@ -273,8 +343,9 @@ impl PoolWorker {
             accept_again: true,
             accept_at: None,
             accepted: Vec::new(),
-            pushes: Vec::new(),
+            woken: Vec::new(),
             events: Vec::with_capacity(BATCH),
+            batch: Vec::with_capacity(BATCH),
             shutdown_deadline: None,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             scratch,
@@ -323,8 +394,16 @@ impl PoolWorker {
                         self.pool.listener_ready[i].store(true, SeqCst);
                         accept = true;
                     }
-                    _ => self.ready(data, event.flags, now),
+                    _ => {
+                        let flags = event.flags;
+                        self.batch.push((data, flags.bits()));
+                    }
                 }
+            }
+            self.pool.boards[self.index].post(&self.batch);
+            self.batch.clear();
+            while let Some((data, flags)) = self.pool.boards[self.index].claim() {
+                self.ready(data, flags, now);
             }
             if woken {
                 // A pause, a resume or a freed slot may be what woke us.
@@ -355,6 +434,23 @@ impl PoolWorker {
             #[cfg(feature = "metrics")]
             self.metrics
                 .flush(&self.shared.counters[self.index], now, false);
+            self.steal();
+        }
+    }
+
+    /// Serves what other workers have left on their boards (they are busy
+    /// with one connection, or lost their CPU), before waiting.
+    fn steal(&mut self) {
+        let workers = self.pool.boards.len();
+        let index = self.index;
+        for other in (1..workers).map(|i| (index + i) % workers) {
+            if let Some((data, flags)) = self.pool.boards[other].claim() {
+                let now = Instant::now();
+                self.ready(data, flags, now);
+                while let Some((data, flags)) = self.pool.boards[other].claim() {
+                    self.ready(data, flags, now);
+                }
+            }
         }
     }
 
@@ -394,8 +490,9 @@ impl PoolWorker {
 
     /// A readiness event of connection `data` (its key and the low bits of
     /// its id).
-    fn ready(&mut self, data: u64, flags: epoll::EventFlags, now: Instant) {
+    fn ready(&mut self, data: u64, flags: u32, now: Instant) {
         use epoll::EventFlags as F;
+        let flags = F::from_bits_retain(flags);
         let key = (data & 0xFFFF_FFFF) as usize;
         let id_low = (data >> 32) as u32;
         let Some(slot) = self.slot(key, |s| s.id as u32 == id_low) else {
@@ -656,16 +753,24 @@ impl PoolWorker {
     /// Moves the handles' commands into their connections' inboxes and
     /// serves those connections.
     fn take_pushes(&mut self, now: Instant) {
-        let mut pushes = std::mem::take(&mut self.pushes);
-        pushes.extend(lock(&self.pool.pushes).try_iter());
-        for Push { key, id, command } in pushes.drain(..) {
-            if let Some(slot) = self.slot(key, |s| s.id == id) {
-                lock(&slot.inbox).push(command);
-                self.serve(&slot, bits::COMMAND, now);
-                self.put_back(slot);
+        let mut woken = std::mem::take(&mut self.woken);
+        {
+            // Held while the commands go to the inboxes: two workers that
+            // drain at once keep each connection's commands in order.
+            let pool = Arc::clone(&self.pool);
+            let pushes = lock(&pool.pushes);
+            for Push { key, id, command } in pushes.try_iter() {
+                if let Some(slot) = self.slot(key, |s| s.id == id) {
+                    lock(&slot.inbox).push(command);
+                    woken.push(Arc::clone(&slot));
+                    self.put_back(slot);
+                }
             }
         }
-        self.pushes = pushes;
+        for slot in woken.drain(..) {
+            self.serve(&slot, bits::COMMAND, now);
+        }
+        self.woken = woken;
     }
 
     /// Runs the acceptor unless another worker runs it (which then looks
