@@ -35,10 +35,10 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, fence};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, fence};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
@@ -60,6 +60,11 @@ const READ_BUFFER: usize = 64 * 1024;
 /// its [`Board`], where idle workers take it, so a long callback or a lost
 /// CPU holds back no other connection for long.
 const BATCH: usize = 64;
+
+/// How often a worker that watches the poller looks whether it is stuck (in
+/// a long callback, or without a CPU) while it serves: the longest a ready
+/// connection waits for a stuck poller.
+const WATCH: Duration = Duration::from_millis(1);
 
 /// Event data of the wake-up eventfd.
 const WAKE: u64 = u64::MAX;
@@ -141,6 +146,20 @@ pub(crate) struct Pool {
     finished: AtomicBool,
     /// One per worker.
     boards: Box<[Board]>,
+    /// A worker holds the poller's role: it waits for events (the others
+    /// wait for it).
+    poller: AtomicBool,
+    /// The poller is in `epoll_wait`.
+    waiting: AtomicBool,
+    /// Bumped each time the poller returns from `epoll_wait`.
+    progress: AtomicU64,
+    /// A worker watches the poller (see [`PoolWorker::park`]).
+    watched: AtomicBool,
+    /// Workers parked with nothing to do.
+    parked: AtomicUsize,
+    /// Parked workers wait here for a turn to watch, their timers or the end.
+    park: Mutex<u64>,
+    park_cv: Condvar,
 }
 
 /// A worker's batch of readiness events, served in order by the worker and
@@ -277,6 +296,13 @@ impl Pool {
             forced: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             boards: (0..workers).map(|_| Board::new()).collect(),
+            poller: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
+            progress: AtomicU64::new(0),
+            watched: AtomicBool::new(false),
+            parked: AtomicUsize::new(0),
+            park: Mutex::new(0),
+            park_cv: Condvar::new(),
         })
     }
 
@@ -286,6 +312,18 @@ impl Pool {
             if let Err(e) = self.stop.wake() {
                 log::warn!("failed to stop the workers: {e}");
             }
+            self.unpark(true);
+        }
+    }
+
+    /// Wakes one parked worker (to watch), or all (to stop).
+    fn unpark(&self, all: bool) {
+        let mut token = lock(&self.park);
+        *token = token.wrapping_add(1);
+        if all {
+            self.park_cv.notify_all();
+        } else {
+            self.park_cv.notify_one();
         }
     }
 }
@@ -293,6 +331,8 @@ impl Pool {
 /// One worker of a pool.
 pub(crate) struct PoolWorker {
     index: usize,
+    /// This worker holds the poller's role.
+    poller: bool,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     /// The slots this worker has served, by key: looking one up takes no
@@ -332,6 +372,7 @@ impl PoolWorker {
         );
         PoolWorker {
             index,
+            poller: false,
             #[cfg(feature = "metrics")]
             metrics: crate::metrics::WorkerMetrics::new(&shared.local_addrs, Instant::now()),
             shared,
@@ -361,13 +402,36 @@ impl PoolWorker {
                 self.exit(now);
                 return Ok(());
             }
-            let timeout = self.timeout(now);
+            if !self.poller && !self.pool.poller.swap(true, AcqRel) {
+                self.poller = true;
+            }
+            // The poller waits; the others look (they wait in `park`).
+            let timeout = if self.poller {
+                self.timeout(now)
+            } else {
+                Some(Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                })
+            };
             self.events.clear();
+            if self.poller {
+                self.pool.waiting.store(true, SeqCst);
+            }
             let waited = epoll::wait(
                 &self.pool.epoll,
                 spare_capacity(&mut self.events),
                 timeout.as_ref(),
             );
+            if self.poller {
+                self.pool.waiting.store(false, SeqCst);
+                self.pool.progress.fetch_add(1, SeqCst);
+            }
+            if self.poller || !self.events.is_empty() {
+                // About to serve (and maybe stay in a callback for long):
+                // someone must watch meanwhile.
+                self.ensure_watched();
+            }
             match waited {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
@@ -434,17 +498,99 @@ impl PoolWorker {
             #[cfg(feature = "metrics")]
             self.metrics
                 .flush(&self.shared.counters[self.index], now, false);
-            self.steal();
+            let stole = self.steal();
+            let idle =
+                self.events.is_empty() && !stole && self.more.is_empty() && !self.accept_again;
+            if !self.poller && idle {
+                self.park(now);
+                now = Instant::now();
+            }
         }
+    }
+
+    /// Wakes a parked worker to watch the poller if nobody does.
+    fn ensure_watched(&self) {
+        if !self.pool.watched.load(SeqCst) && self.pool.parked.load(SeqCst) > 0 {
+            self.pool.unpark(false);
+        }
+    }
+
+    /// A worker that is not the poller and found nothing to do waits: as the
+    /// watcher (one at a time) for [`WATCH`], then looks again, as long as
+    /// the poller is busy; otherwise until it is needed (the poller returns
+    /// from a wait and nobody watches), its next timer or the end.
+    fn park(&mut self, now: Instant) {
+        let own = self.timeout_at();
+        let pool = Arc::clone(&self.pool);
+        if !pool.watched.swap(true, SeqCst) {
+            let progress = pool.progress.load(SeqCst);
+            let tick = now + WATCH;
+            let until = own.map_or(tick, |t| t.min(tick));
+            let token = lock(&pool.park);
+            if !pool.finished.load(Acquire) {
+                let _ = pool
+                    .park_cv
+                    .wait_timeout(token, until.saturating_duration_since(now));
+            }
+            // Still busy, or stuck: look again (the caller's loop), and keep
+            // watching. Quiet (the poller waited all along): stop watching,
+            // unless the poller came back meanwhile (it saw us watching, so
+            // it woke nobody).
+            let quiet = pool.waiting.load(SeqCst) && pool.progress.load(SeqCst) == progress;
+            if quiet {
+                pool.watched.store(false, SeqCst);
+                if pool.progress.load(SeqCst) != progress {
+                    pool.watched.store(true, SeqCst);
+                    return;
+                }
+                // Parks below, until needed.
+            } else {
+                pool.watched.store(false, SeqCst);
+                return;
+            }
+        }
+        let mut token = lock(&pool.park);
+        let seen = *token;
+        pool.parked.fetch_add(1, SeqCst);
+        while *token == seen && !pool.finished.load(Acquire) {
+            // A poller that came back found nobody watching and no one
+            // parked yet: look again before waiting.
+            if !pool.watched.load(SeqCst) && !pool.waiting.load(SeqCst) {
+                break;
+            }
+            match own {
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    token = pool
+                        .park_cv
+                        .wait_timeout(token, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                None => {
+                    token = pool
+                        .park_cv
+                        .wait(token)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+        pool.parked.fetch_sub(1, SeqCst);
     }
 
     /// Serves what other workers have left on their boards (they are busy
     /// with one connection, or lost their CPU), before waiting.
-    fn steal(&mut self) {
+    fn steal(&mut self) -> bool {
         let workers = self.pool.boards.len();
         let index = self.index;
+        let mut stole = false;
         for other in (1..workers).map(|i| (index + i) % workers) {
             if let Some((data, flags)) = self.pool.boards[other].claim() {
+                stole = true;
+                self.ensure_watched();
                 let now = Instant::now();
                 self.ready(data, flags, now);
                 while let Some((data, flags)) = self.pool.boards[other].claim() {
@@ -452,6 +598,7 @@ impl PoolWorker {
                 }
             }
         }
+        stole
     }
 
     fn exit(&mut self, now: Instant) {
@@ -468,6 +615,17 @@ impl PoolWorker {
                 tv_nsec: 0,
             });
         }
+        self.timeout_at().map(|t| {
+            Timespec::try_from(t.saturating_duration_since(now)).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            })
+        })
+    }
+
+    /// When this worker must run next without an event: its first timer, the
+    /// acceptor's back-off, the shutdown deadline, the metrics.
+    fn timeout_at(&self) -> Option<Instant> {
         let mut at = self
             .shutdown_deadline
             .filter(|_| !self.pool.forced.load(Relaxed));
@@ -480,12 +638,7 @@ impl PoolWorker {
         earliest(self.accept_at);
         #[cfg(feature = "metrics")]
         earliest(self.metrics.due(&self.shared.counters[self.index]));
-        at.map(|t| {
-            Timespec::try_from(t.saturating_duration_since(now)).unwrap_or(Timespec {
-                tv_sec: i64::MAX,
-                tv_nsec: 0,
-            })
-        })
+        at
     }
 
     /// A readiness event of connection `data` (its key and the low bits of
