@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use netecho::{Conn, Handler};
+use netecho::{Conn, Handler, Scheduling};
 use util::{TIMEOUT, TestResult, assert_echo, builder, check_same, connect};
 
 /// CPU time a burner's handler spins per message.
@@ -75,7 +75,11 @@ fn burn(c: &mut TcpStream) -> std::io::Result<()> {
 
 #[test]
 fn burning_handlers_do_not_hold_up_other_connections() -> TestResult {
-    let server = builder().workers(4).handler(|| Burner).spawn()?;
+    let server = builder()
+        .scheduling(Scheduling::Shared)
+        .workers(4)
+        .handler(|| Burner)
+        .spawn()?;
     let addr = server.local_addr();
     // One by one, each echoed once, so that they are accepted in this order:
     // burner, burner, quick x 6 (the round robin puts the third and fourth
@@ -165,7 +169,11 @@ fn burning_handlers_do_not_hold_up_other_connections() -> TestResult {
 /// (found on the `sched` branch: it waited for the whole burn).
 #[test]
 fn a_burning_handler_does_not_hold_up_its_workers_other_connection() -> TestResult {
-    let server = builder().workers(2).handler(|| Burner).spawn()?;
+    let server = builder()
+        .scheduling(Scheduling::Shared)
+        .workers(2)
+        .handler(|| Burner)
+        .spawn()?;
     let addr = server.local_addr();
     // Accepted in this order, the round robin puts the first and the third
     // on the same worker.

@@ -25,8 +25,17 @@ pub type TestResult = Result<(), Box<dyn Error>>;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A builder for a server on 127.0.0.1, any free port.
+///
+/// Under `NETECHO_TEST_SCHEDULING=per-worker` (which `.ci/run` sets for a
+/// second run of the suite) the server uses `Scheduling::PerWorker`, so
+/// both drivers pass the same tests; otherwise the default.
 pub fn builder() -> TcpServerBuilder {
-    TcpServer::builder().host(Ipv4Addr::LOCALHOST).port(0)
+    let builder = TcpServer::builder().host(Ipv4Addr::LOCALHOST).port(0);
+    match std::env::var("NETECHO_TEST_SCHEDULING").as_deref() {
+        Ok("per-worker") => builder.scheduling(netecho::Scheduling::PerWorker),
+        Ok("shared") | Err(_) => builder,
+        Ok(other) => panic!("NETECHO_TEST_SCHEDULING={other:?}: expected per-worker or shared"),
+    }
 }
 
 /// An echo server on 127.0.0.1, any free port, on background threads.
