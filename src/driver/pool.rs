@@ -436,6 +436,11 @@ impl PoolWorker {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => {
+                    if self.poller {
+                        // Another worker takes the role.
+                        self.pool.poller.store(false, SeqCst);
+                        self.pool.unpark(true);
+                    }
                     return Err(Error::EventLoop {
                         worker: self.index,
                         source: e.into(),
