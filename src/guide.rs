@@ -36,7 +36,9 @@
 //!
 //! The server makes one [`Handler`] per connection, with the factory given to
 //! [`TcpServerBuilder::handler`](crate::TcpServerBuilder::handler), and calls
-//! it on the worker thread that owns the connection. The handler's fields are
+//! it on a worker thread: one callback at a time, never two at once, though
+//! not always on the same thread (any free worker serves a ready connection;
+//! see [`Scheduling`](crate::Scheduling)), so a handler is `Send`. Its fields are
 //! the connection's state. It never sees the socket: each callback gets a
 //! [`Conn`], writes to it and sets requests on it, and the server does the I/O
 //! when the callback returns. Every method has a default, and the defaults
@@ -81,8 +83,10 @@
 //!
 //! **Never block a callback.** A worker serves many connections from one
 //! thread: a callback that sleeps, waits for a lock another thread holds for
-//! long, reads a file or calls a database stalls every connection of that
-//! worker. Hand slow work to another thread and answer through a
+//! long, reads a file or calls a database holds a worker for that long. The
+//! other workers take over what it leaves (within about a millisecond), but a
+//! server has few workers, and with each blocked callback it has one fewer.
+//! Hand slow work to another thread and answer through a
 //! [`ConnHandle`] ([`Conn::handle`]): it is `Send + Sync + Clone`, its
 //! [`write`](crate::ConnHandle::write) queues bytes for the worker and wakes it, and
 //! its [`close`](crate::ConnHandle::close) closes the connection after them. The

@@ -129,21 +129,29 @@
 //! | sans-IO API | `handler`, `context` ([`Conn`]), `handle` ([`ConnHandle`]), `proxy` ([`ProxyProtocol`]), `tls_info` ([`TlsInfo`]) | what users implement and call; no socket, no event loop; the PROXY header parser |
 //! | state machine | `state_machine` | one connection: buffering, backpressure, half-close, timeouts; fed events, returns steps; reads and writes through a `Stream` trait; [`testing`] drives it in memory |
 //! | transports | `transport::{tcp, unix, tls}` | how bytes cross a socket: socket creation (socket2), accept, peer address and credentials; TLS as a stream over the others (rustls, sans-IO) |
-//! | driver | `metrics`, `driver::{worker, acceptor}` | the mio event loops: one per worker thread, the acceptor on worker 0 (pause follows here), timers, wake-ups; what they record |
+//! | driver | `metrics`, `driver::{pool, worker, entry, acceptor}` | the event loops: a pool of workers sharing one epoll set (the default, Linux) or a mio loop per worker; the acceptor (pause follows here), timers, wake-ups; what they record |
 //! | server | `builder`, `listener`, `server`, `systemd`, `upgrade` | the public [`TcpServer`], its builder, its [`Listener`]s and [`ServerHandle`]; UDP listeners, run as [`UdpServer`]s beside the driver's workers; socket activation; handing the sockets to a successor |
 //!
 //! `context.rs` holds [`Conn`], the handler's view of a connection;
 //! `state_machine.rs` holds the connection itself, which the handler never
 //! sees.
 //!
-//! Each worker thread runs its own [mio](https://docs.rs/mio) event loop;
-//! worker 0 also accepts and hands connections to the workers in turn. A
-//! worker reads into one buffer shared by all its connections, hands the
+//! On Linux the workers share one epoll set ([`Scheduling::Shared`], the
+//! default): one worker at a time waits for events, takes a batch and serves
+//! it; another watches it and, when it is stuck (a long callback, no CPU),
+//! serves what it left, so no connection waits for one busy worker. A
+//! connection's callbacks run one at a time: a worker takes a connection
+//! with a `try_lock`, never waiting, and one that finds it taken leaves it a
+//! note the owner reads when it lets go. Elsewhere, or with
+//! [`Scheduling::PerWorker`], each worker thread runs its own
+//! [mio](https://docs.rs/mio) event loop with its own connections. A worker
+//! reads into one buffer shared by all the connections it serves, hands the
 //! bytes to the handler and writes the handler's output straight to the
 //! socket: one `read` and one `write` per message in the steady state. Only
 //! output the socket refuses is kept, per connection, and freed once sent, so
 //! an idle connection holds no buffer. Nothing on the per-message path takes a
-//! lock or writes a shared atomic. A connection's socket is an enum of the
+//! lock shared between connections or writes an atomic another connection
+//! writes. A connection's socket is an enum of the
 //! transports (one branch per read or write, no allocation, no `dyn`).
 //!
 //! Writes never raise `SIGPIPE`: they use `send` with `MSG_NOSIGNAL`.

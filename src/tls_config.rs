@@ -264,8 +264,11 @@ impl TlsConfig {
         self
     }
 
-    /// The most handshakes in progress on one worker; a connection that
-    /// arrives when a worker has this many is closed at once (counted in
+    /// The most handshakes in progress per worker (under
+    /// [`Scheduling::Shared`](crate::Scheduling::Shared), where any worker
+    /// may finish a handshake, the server takes this times its workers); a
+    /// connection that arrives when that many are in progress is closed at
+    /// once (counted in
     /// [`Stats::tls_refused`](crate::Stats::tls_refused)). With
     /// [`handshake_timeout`](Self::handshake_timeout) it bounds what a flood
     /// of silent clients can hold. Default: [`DEFAULT_MAX_HANDSHAKES`].

@@ -385,6 +385,8 @@ fn handshakes_over_the_cap_are_refused() -> TestResult {
     let stats = server.stats();
     assert_eq!(stats.tls_refused, 1);
     assert_eq!(stats.tls_handshaking, 2);
+    // The refused one no longer counts on its listener: the two silent do.
+    assert_eq!(server.listener_connections(), [2]);
     server.shutdown();
     server.join()?;
     Ok(())

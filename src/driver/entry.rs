@@ -3,6 +3,8 @@
 //! stepping it (the buffered-bytes count, what its handles see) and closing
 //! it (the counters, the log, `on_close`).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::time::Instant;
@@ -224,5 +226,50 @@ impl Closing {
             }
             None => log::debug!("connection from {peer} closed after a handler panic"),
         }
+    }
+}
+
+/// A timer entry: the deadline, the connection's key and id.
+pub(crate) type Timer = (Instant, usize, u64);
+
+/// A worker's timer heap, earliest first. An entry may be stale (its
+/// connection closed, or its deadline moved): the caller checks.
+#[derive(Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<Timer>>,
+    /// The entries being fired, kept for the allocation.
+    due: Vec<Timer>,
+}
+
+impl Timers {
+    pub(crate) fn push(&mut self, at: Instant, key: usize, id: u64) {
+        self.heap.push(Reverse((at, key, id)));
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Takes the entries due at `now`. Only those: a deadline a callback sets
+    /// already due (a zero timer set in `on_timer`) waits for the next turn
+    /// of the loop, after the other connections' events, instead of looping
+    /// for ever. Give the list back with [`done`](Self::done).
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Timer> {
+        let mut due = std::mem::take(&mut self.due);
+        while let Some(&Reverse(entry)) = self.heap.peek() {
+            if entry.0 > now {
+                break;
+            }
+            self.heap.pop();
+            due.push(entry);
+        }
+        due
+    }
+
+    /// The list [`take_due`](Self::take_due) gave, emptied.
+    pub(crate) fn done(&mut self, mut due: Vec<Timer>) {
+        due.clear();
+        self.due = due;
     }
 }

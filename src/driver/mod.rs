@@ -1,12 +1,17 @@
 //! The driver: event loops that move bytes between transports and connection
-//! state machines. Today one driver, on mio (epoll, kqueue): a worker thread
-//! per event loop ([`worker`]), the listeners served by worker 0
-//! ([`acceptor`]), timers in each worker.
+//! state machines. Two, which [`Scheduling`] picks between:
 //!
-//! What the public server needs from a driver is small: [`Shared`] (the state
-//! every worker and handle of one server shares), [`Seed`]s to start the
-//! workers, and wake-ups. Another driver (io_uring) or another way to share
-//! work among workers fits behind these.
+//! - [`pool`] (Linux, the default): the workers share one epoll set, the
+//!   listeners and every connection; any free worker serves any ready
+//!   connection;
+//! - [`worker`] (mio: epoll, kqueue): a worker thread per event loop, each
+//!   with its own connections, the listeners served by worker 0.
+//!
+//! Both open, step and close connections the same way ([`entry`]) and share
+//! the [`acceptor`]. What the public server needs from a driver is small:
+//! [`Shared`] (the state every worker and handle of one server shares),
+//! [`Seed`]s to start the workers, and wake-ups. Another driver (io_uring)
+//! fits behind these.
 
 use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};

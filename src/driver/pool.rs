@@ -30,8 +30,6 @@
 //! `try_lock` the same way: the worker that accepts a connection opens it, so
 //! a TLS handshake starts on the thread that accepted it.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
@@ -46,7 +44,7 @@ use slab::Slab;
 
 use crate::context::Conn;
 use crate::driver::acceptor::{Acceptor, Registrar};
-use crate::driver::entry::{self, Entry};
+use crate::driver::entry::{self, Entry, Timers};
 use crate::driver::{NewConn, Shared};
 use crate::error::{Error, Result};
 use crate::handle::{Command, Push, Route, Wake};
@@ -151,6 +149,8 @@ pub(crate) struct Pool {
     poller: AtomicBool,
     /// The poller is in `epoll_wait`.
     waiting: AtomicBool,
+    /// The poller's last wait filled its batch: more may be ready.
+    full: AtomicBool,
     /// Bumped each time the poller returns from `epoll_wait`.
     progress: AtomicU64,
     /// A worker watches the poller (see [`PoolWorker::park`]).
@@ -298,6 +298,7 @@ impl Pool {
             boards: (0..workers).map(|_| Board::new()).collect(),
             poller: AtomicBool::new(false),
             waiting: AtomicBool::new(false),
+            full: AtomicBool::new(false),
             progress: AtomicU64::new(0),
             watched: AtomicBool::new(false),
             parked: AtomicUsize::new(0),
@@ -333,13 +334,14 @@ pub(crate) struct PoolWorker {
     index: usize,
     /// This worker holds the poller's role.
     poller: bool,
+    /// Its last wait filled the batch (as the poller).
+    full: bool,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     /// The slots this worker has served, by key: looking one up takes no
     /// lock unless the key is new here or was reused.
     cache: Vec<Option<Arc<Slot>>>,
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    due: Vec<(Instant, usize, u64)>,
+    timers: Timers,
     /// Connections that yielded with work left.
     more: Vec<Arc<Slot>>,
     /// The acceptor wants to run again without an event (its budget ran out).
@@ -373,13 +375,13 @@ impl PoolWorker {
         PoolWorker {
             index,
             poller: false,
+            full: false,
             #[cfg(feature = "metrics")]
             metrics: crate::metrics::WorkerMetrics::new(&shared.local_addrs, Instant::now()),
             shared,
             pool,
             cache: Vec::new(),
-            timers: BinaryHeap::new(),
-            due: Vec::new(),
+            timers: Timers::default(),
             more: Vec::new(),
             accept_again: true,
             accept_at: None,
@@ -426,6 +428,11 @@ impl PoolWorker {
             if self.poller {
                 self.pool.waiting.store(false, SeqCst);
                 self.pool.progress.fetch_add(1, SeqCst);
+                let full = self.events.len() == BATCH;
+                if full != self.full {
+                    self.full = full;
+                    self.pool.full.store(full, SeqCst);
+                }
             }
             if self.poller || !self.events.is_empty() {
                 // About to serve (and maybe stay in a callback for long):
@@ -520,38 +527,59 @@ impl PoolWorker {
         }
     }
 
-    /// A worker that is not the poller and found nothing to do waits: as the
-    /// watcher (one at a time) for [`WATCH`], then looks again, as long as
-    /// the poller is busy; otherwise until it is needed (the poller returns
-    /// from a wait and nobody watches), its next timer or the end.
+    /// A worker that is not the poller and found nothing to do waits. One at
+    /// a time watches the poller: every [`WATCH`] it looks whether the poller
+    /// is stuck (no return from its callbacks since the last look) or
+    /// overloaded (its batches fill up), and then goes to serve (the caller's
+    /// loop); it stops watching once the poller has waited a whole tick for
+    /// events. The others wait until they are needed (the poller comes back
+    /// from a wait and nobody watches), their next timer or the end.
     fn park(&mut self, now: Instant) {
         let own = self.timeout_at();
         let pool = Arc::clone(&self.pool);
         if !pool.watched.swap(true, SeqCst) {
-            let progress = pool.progress.load(SeqCst);
-            let tick = now + WATCH;
-            let until = own.map_or(tick, |t| t.min(tick));
-            let token = lock(&pool.park);
-            if !pool.finished.load(Acquire) {
-                let _ = pool
-                    .park_cv
-                    .wait_timeout(token, until.saturating_duration_since(now));
-            }
-            // Still busy, or stuck: look again (the caller's loop), and keep
-            // watching. Quiet (the poller waited all along): stop watching,
-            // unless the poller came back meanwhile (it saw us watching, so
-            // it woke nobody).
-            let quiet = pool.waiting.load(SeqCst) && pool.progress.load(SeqCst) == progress;
-            if quiet {
-                pool.watched.store(false, SeqCst);
-                if pool.progress.load(SeqCst) != progress {
-                    pool.watched.store(true, SeqCst);
+            let mut progress = pool.progress.load(SeqCst);
+            let mut now = now;
+            loop {
+                let tick = now + WATCH;
+                let until = own.map_or(tick, |t| t.min(tick));
+                let token = lock(&pool.park);
+                if !pool.finished.load(Acquire) {
+                    let _ = pool
+                        .park_cv
+                        .wait_timeout(token, until.saturating_duration_since(now));
+                }
+                now = Instant::now();
+                let seen = pool.progress.load(SeqCst);
+                if pool.finished.load(Acquire) || own.is_some_and(|t| now >= t) {
+                    // The end, or this worker's own timer.
+                    pool.watched.store(false, SeqCst);
                     return;
                 }
-                // Parks below, until needed.
-            } else {
-                pool.watched.store(false, SeqCst);
-                return;
+                if seen == progress && !pool.waiting.load(SeqCst) {
+                    // Stuck (a long callback, or no CPU): serve what it
+                    // left, in the caller's loop.
+                    pool.watched.store(false, SeqCst);
+                    return;
+                }
+                if seen != progress && pool.full.load(SeqCst) {
+                    // Busy and more is ready than it takes at a time: help.
+                    pool.watched.store(false, SeqCst);
+                    return;
+                }
+                if seen == progress {
+                    // Quiet: the poller waited all along. Stop watching,
+                    // unless it came back meanwhile (it saw us watching and
+                    // woke nobody): then watch on.
+                    pool.watched.store(false, SeqCst);
+                    let again = pool.progress.load(SeqCst);
+                    if again == progress || pool.watched.swap(true, SeqCst) {
+                        break;
+                    }
+                    progress = again;
+                    continue;
+                }
+                progress = seen;
             }
         }
         let mut token = lock(&pool.park);
@@ -639,7 +667,7 @@ impl PoolWorker {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
         };
-        earliest(self.timers.peek().map(|Reverse((t, _, _))| *t));
+        earliest(self.timers.next());
         earliest(self.accept_at);
         #[cfg(feature = "metrics")]
         earliest(self.metrics.due(&self.shared.counters[self.index]));
@@ -736,7 +764,7 @@ impl PoolWorker {
             match self.apply(slot, entry, what, now) {
                 step @ (Step::Open | Step::Yield) => {
                     if let Some(at) = entry.reschedule(&self.shared) {
-                        self.timers.push(Reverse((at, slot.key, slot.id)));
+                        self.timers.push(at, slot.key, slot.id);
                     }
                     if step == Step::Yield {
                         self.more.push(Arc::clone(slot));
@@ -787,36 +815,32 @@ impl PoolWorker {
             counters: &self.shared.counters[self.index],
         };
         let mut yielded = false;
-        let go = |step: Step, yielded: &mut bool| match step {
-            Step::Open => None,
-            Step::Yield => {
-                *yielded = true;
-                None
-            }
-            done => Some(done),
-        };
+        // Runs one call; a step that ends the connection ends `apply`.
+        macro_rules! run {
+            ($f:expr) => {
+                match entry.step(&mut io, $f) {
+                    Step::Open => {}
+                    Step::Yield => yielded = true,
+                    done => return done,
+                }
+            };
+        }
         if what & bits::OPEN != 0 {
             let shutting_down =
                 self.shutdown_deadline.is_some() || self.pool.shutdown_at.get().is_some();
-            let step = entry.step(&mut io, |conn, io| match conn.open(io) {
+            run!(|conn, io| match conn.open(io) {
                 Step::Open if shutting_down => conn.shutdown(io),
                 step => step,
             });
-            if let Some(done) = go(step, &mut yielded) {
-                return done;
-            }
         }
         if what & bits::COMMAND != 0 {
             let commands = std::mem::take(&mut *lock(&slot.inbox));
             for command in commands {
-                let step = entry.step(&mut io, |conn, io| conn.command(command, io));
-                if let Some(done) = go(step, &mut yielded) {
-                    return done;
-                }
+                run!(|conn, io| conn.command(command, io));
             }
         }
         if what & (bits::READ | bits::WRITE | bits::HUP) != 0 {
-            let step = entry.step(&mut io, |conn, io| {
+            run!(|conn, io| {
                 if what & bits::HUP != 0 {
                     conn.hang_up_announced();
                 }
@@ -829,28 +853,16 @@ impl PoolWorker {
                 }
                 step
             });
-            if let Some(done) = go(step, &mut yielded) {
-                return done;
-            }
         }
         if what & bits::RESUME != 0 {
-            let step = entry.step(&mut io, |conn, io| conn.resume(io));
-            if let Some(done) = go(step, &mut yielded) {
-                return done;
-            }
+            run!(|conn, io| conn.resume(io));
         }
         if what & bits::TIMER != 0 && entry.timer_at.is_some_and(|t| t <= now) {
             entry.timer_at = None;
-            let step = entry.step(&mut io, |conn, io| conn.on_timer(io));
-            if let Some(done) = go(step, &mut yielded) {
-                return done;
-            }
+            run!(|conn, io| conn.on_timer(io));
         }
         if what & bits::SHUTDOWN != 0 {
-            let step = entry.step(&mut io, |conn, io| conn.shutdown(io));
-            if let Some(done) = go(step, &mut yielded) {
-                return done;
-            }
+            run!(|conn, io| conn.shutdown(io));
         }
         if yielded { Step::Yield } else { Step::Open }
     }
@@ -887,25 +899,16 @@ impl PoolWorker {
         }
     }
 
-    /// Runs `on_timer` for the connections whose deadline has passed (those
-    /// due when it starts: a zero timer set in `on_timer` waits for the next
-    /// turn of the loop).
+    /// Runs `on_timer` for the connections whose deadline has passed.
     fn fire_timers(&mut self, now: Instant) {
-        let mut due = std::mem::take(&mut self.due);
-        while let Some(&Reverse(entry)) = self.timers.peek() {
-            if entry.0 > now {
-                break;
-            }
-            self.timers.pop();
-            due.push(entry);
-        }
+        let mut due = self.timers.take_due(now);
         for (_, key, id) in due.drain(..) {
             if let Some(slot) = self.slot(key, |s| s.id == id) {
                 self.serve(&slot, bits::TIMER, now);
                 self.put_back(slot);
             }
         }
-        self.due = due;
+        self.timers.done(due);
     }
 
     /// Moves the handles' commands into their connections' inboxes and

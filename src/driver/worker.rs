@@ -3,8 +3,6 @@
 //! connections and handlers live in [`Connection`], which this file only
 //! drives.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -16,7 +14,7 @@ use slab::Slab;
 
 use crate::context::Conn;
 use crate::driver::acceptor::Acceptor;
-use crate::driver::entry::{self, Entry};
+use crate::driver::entry::{self, Entry, Timers};
 use crate::driver::{NewConn, Shared, WAKER};
 use crate::error::{Error, Result};
 use crate::handle::{Push, Route};
@@ -62,10 +60,7 @@ pub(crate) struct Worker {
     shared: Arc<Shared>,
     acceptor: Option<Acceptor>,
     conns: Slab<Entry>,
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    /// The timer entries [`fire_timers`](Worker::fire_timers) is handling,
-    /// kept for its allocation.
-    due: Vec<(Instant, usize, u64)>,
+    timers: Timers,
     more: Vec<(usize, u64)>,
     /// Which workers to wake after an accept batch (kept to save allocating).
     wake: Vec<bool>,
@@ -104,8 +99,7 @@ impl Worker {
             shared: Arc::clone(&shared),
             acceptor,
             conns: Slab::new(),
-            timers: BinaryHeap::new(),
-            due: Vec::new(),
+            timers: Timers::default(),
             more: Vec::new(),
             next_id: 0,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -225,7 +219,7 @@ impl Worker {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
         };
-        earliest(self.timers.peek().map(|Reverse((t, _, _))| *t));
+        earliest(self.timers.next());
         earliest(self.acceptor.as_ref().and_then(Acceptor::paused_until));
         #[cfg(feature = "metrics")]
         earliest(self.metrics.due(&self.shared.counters[self.index]));
@@ -270,25 +264,13 @@ impl Worker {
             return;
         };
         if let Some(at) = entry.reschedule(&self.shared) {
-            self.timers.push(Reverse((at, key, entry.conn.id())));
+            self.timers.push(at, key, entry.conn.id());
         }
     }
 
     /// Runs `on_timer` for the connections whose deadline has passed.
-    ///
-    /// Only the entries due when it starts: a deadline that a callback sets
-    /// already due (a zero timer set in `on_timer`) waits for the next turn
-    /// of the loop, after the other connections' events, instead of looping
-    /// here for ever.
     fn fire_timers(&mut self, now: Instant) {
-        let mut due = std::mem::take(&mut self.due);
-        while let Some(&Reverse(entry)) = self.timers.peek() {
-            if entry.0 > now {
-                break;
-            }
-            self.timers.pop();
-            due.push(entry);
-        }
+        let mut due = self.timers.take_due(now);
         for (at, key, id) in due.drain(..) {
             let Some(entry) = self.conns.get_mut(key) else {
                 continue;
@@ -299,7 +281,7 @@ impl Worker {
             entry.timer_at = None;
             self.drive(key, now, |conn, io| conn.on_timer(io));
         }
-        self.due = due;
+        self.timers.done(due);
     }
 
     /// Removes a connection; tells its handler unless it panicked.
