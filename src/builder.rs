@@ -287,7 +287,7 @@ impl TcpServerBuilder {
     ///
     /// # fn main() -> netecho::Result<()> {
     /// let server = TcpServer::builder()
-    ///     .bind("127.0.0.1:0")
+    ///     .port(0)
     ///     .workers(4)
     ///     .scheduling(Scheduling::PerWorker)
     ///     .spawn()?;
