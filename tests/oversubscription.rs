@@ -49,16 +49,26 @@ const MAX_ECHOES: usize = 1_000_000;
 /// A quiet spell: no traffic anywhere while a burn goes on.
 const QUIET: Duration = Duration::from_millis(60);
 
-/// Echoes; a message starting with `burn` first spins the CPU for [`BURN`].
-struct Burner;
+/// Echoes; a message starting with `burn` first spins the CPU for [`BURN`],
+/// saying on `quiet` (if set) once it has burned for [`QUIET`].
+#[derive(Default)]
+struct Burner {
+    quiet: Option<mpsc::Sender<()>>,
+}
 
 impl Handler for Burner {
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         if data.starts_with(b"burn") {
             let start = Instant::now();
             let mut x = 0u64;
+            let mut quiet = self.quiet.clone();
             while start.elapsed() < BURN {
                 x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                if start.elapsed() >= QUIET {
+                    if let Some(tx) = quiet.take() {
+                        let _ = tx.send(());
+                    }
+                }
             }
         }
         conn.write(data);
@@ -78,7 +88,7 @@ fn burning_handlers_do_not_hold_up_other_connections() -> TestResult {
     let server = builder()
         .scheduling(Scheduling::Shared)
         .workers(4)
-        .handler(|| Burner)
+        .handler(Burner::default)
         .spawn()?;
     let addr = server.local_addr();
     // One by one, each echoed once, so that they are accepted in this order:
@@ -169,10 +179,13 @@ fn burning_handlers_do_not_hold_up_other_connections() -> TestResult {
 /// (found on the `sched` branch: it waited for the whole burn).
 #[test]
 fn a_burning_handler_does_not_hold_up_its_workers_other_connection() -> TestResult {
+    let (quiet_tx, quiet) = mpsc::channel();
     let server = builder()
         .scheduling(Scheduling::Shared)
         .workers(2)
-        .handler(|| Burner)
+        .handler(move || Burner {
+            quiet: Some(quiet_tx.clone()),
+        })
         .spawn()?;
     let addr = server.local_addr();
     // Accepted in this order, the round robin puts the first and the third
@@ -192,10 +205,10 @@ fn a_burning_handler_does_not_hold_up_its_workers_other_connection() -> TestResu
         burner.read_exact(&mut back)?;
         check_same(b"burn", &back)
     });
-    // Not a synchronisation: the condition under test is a quiet spell, no
-    // traffic anywhere for a while during the burn; then the quick
+    // The condition under test: a quiet spell, no traffic anywhere while the
+    // burn has gone on for a while; the handler says when. Then the quick
     // connection speaks.
-    std::thread::sleep(QUIET);
+    quiet.recv_timeout(TIMEOUT)?;
     let mut worst = Duration::ZERO;
     let mut echoes = 0;
     // Bounded in time (half a burn) and count.
