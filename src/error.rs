@@ -143,3 +143,26 @@ impl fmt::Display for Report<'_> {
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Worker threads by index, as a server keeps them to join.
+pub(crate) type WorkerThreads = std::sync::Mutex<Vec<(usize, std::thread::JoinHandle<Result<()>>)>>;
+
+/// Joins the threads in `threads` not joined yet; the first error wins (a
+/// thread that panicked is [`Error::WorkerPanicked`]).
+pub(crate) fn join_workers(threads: &WorkerThreads) -> Result<()> {
+    let threads = std::mem::take(
+        &mut *threads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let mut result = Ok(());
+    for (worker, thread) in threads {
+        let joined = thread
+            .join()
+            .unwrap_or(Err(Error::WorkerPanicked { worker }));
+        if result.is_ok() {
+            result = joined;
+        }
+    }
+    result
+}

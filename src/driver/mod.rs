@@ -18,14 +18,14 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use mio::{Poll, Token, Waker};
 
 use crate::addr::Addr;
 use crate::config::{Config, Scheduling};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, WorkerThreads, join_workers};
 use crate::handle::{Push, Wake};
 use crate::handler::Factory;
 use crate::proxy::ProxyProtocol;
@@ -139,7 +139,7 @@ pub(crate) struct Shared {
     running: AtomicUsize,
     done: Mutex<bool>,
     done_cv: Condvar,
-    threads: Mutex<Vec<(usize, JoinHandle<Result<()>>)>>,
+    threads: WorkerThreads,
     /// Called once when a shutdown begins (systemd's `STOPPING=1`).
     on_begin_shutdown: Option<Box<dyn Fn() + Send + Sync>>,
 }
@@ -487,18 +487,7 @@ impl Shared {
     ///
     /// The first error a worker returned, or [`Error::WorkerPanicked`].
     pub(crate) fn join_threads(&self) -> Result<()> {
-        let threads =
-            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut result = Ok(());
-        for (worker, thread) in threads {
-            let joined = thread
-                .join()
-                .unwrap_or(Err(Error::WorkerPanicked { worker }));
-            if result.is_ok() {
-                result = joined;
-            }
-        }
-        result
+        join_workers(&self.threads)
     }
 }
 

@@ -131,7 +131,6 @@ pub(crate) struct Pool {
     next_id: AtomicU64,
     /// `None` once closed (at shutdown).
     acceptor: Mutex<Option<Acceptor>>,
-    listeners: usize,
     /// Per listener: an event came while another worker held the acceptor.
     listener_ready: Box<[AtomicBool]>,
     /// The acceptor has something to look at (a listener event, a pause, a
@@ -257,6 +256,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Takes `m` if nobody holds it, never waiting. A poisoned lock is taken
+/// too (handler panics are caught inside, so none should poison it).
+fn try_take<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 impl Pool {
     /// The epoll set with the listeners in it, and the wake-ups.
     pub(crate) fn new(
@@ -280,16 +289,16 @@ impl Pool {
             epoll::EventFlags::IN,
         )?;
         acceptor.register(&Listeners(&epoll))?;
-        let listeners = acceptor.len();
         Ok(Pool {
             epoll,
             wake: Arc::new(wake),
             stop,
             table: Mutex::new(Slab::new()),
             next_id: AtomicU64::new(0),
+            listener_ready: (0..acceptor.len())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             acceptor: Mutex::new(Some(acceptor)),
-            listeners,
-            listener_ready: (0..listeners).map(|_| AtomicBool::new(false)).collect(),
             accept_pending: AtomicBool::new(true),
             pushes: Mutex::new(pushes),
             shutdown_at: OnceLock::new(),
@@ -464,7 +473,7 @@ impl PoolWorker {
                     WAKE => woken = true,
                     STOP => {}
                     _ if data <= LISTENER_BASE
-                        && data > LISTENER_BASE - self.pool.listeners as u64 =>
+                        && data > LISTENER_BASE - self.pool.listener_ready.len() as u64 =>
                     {
                         let i = (LISTENER_BASE - data) as usize;
                         self.pool.listener_ready[i].store(true, SeqCst);
@@ -728,21 +737,14 @@ impl PoolWorker {
     /// Serves `slot` with `what` unless another worker serves it now; then
     /// leaves `what` in its `pending`, for that worker.
     fn serve(&mut self, slot: &Arc<Slot>, what: u16, now: Instant) {
-        let guard = match slot.entry.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                slot.pending.fetch_or(what, SeqCst);
-                match slot.entry.try_lock() {
-                    Ok(guard) => return self.serve_locked(slot, guard, 0, now),
-                    Err(TryLockError::Poisoned(p)) => {
-                        return self.serve_locked(slot, p.into_inner(), 0, now);
-                    }
-                    Err(TryLockError::WouldBlock) => return,
-                }
-            }
-        };
-        self.serve_locked(slot, guard, what, now);
+        if let Some(guard) = try_take(&slot.entry) {
+            self.serve_locked(slot, guard, what, now);
+            return;
+        }
+        slot.pending.fetch_or(what, SeqCst);
+        if let Some(guard) = try_take(&slot.entry) {
+            self.serve_locked(slot, guard, 0, now);
+        }
     }
 
     /// Serves the slot whose lock is held, then again as long as other
@@ -792,10 +794,9 @@ impl PoolWorker {
             if slot.pending.load(SeqCst) == 0 {
                 return;
             }
-            guard = match slot.entry.try_lock() {
-                Ok(guard) => guard,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => return,
+            guard = match try_take(&slot.entry) {
+                Some(guard) => guard,
+                None => return,
             };
             what = 0;
         }
@@ -940,10 +941,8 @@ impl PoolWorker {
         let shared = Arc::clone(&self.shared);
         let mut released = 0;
         loop {
-            let mut guard = match self.pool.acceptor.try_lock() {
-                Ok(guard) => guard,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => break,
+            let Some(mut guard) = try_take(&self.pool.acceptor) else {
+                break;
             };
             self.pool.accept_pending.store(false, SeqCst);
             let Some(acc) = guard.as_mut() else {

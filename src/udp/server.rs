@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
 use crate::addr::Addr;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, WorkerThreads, join_workers};
 use crate::udp::builder::{DatagramFactory, UdpConfig, UdpServerBuilder};
 use crate::udp::socket::{self, Transport};
 use crate::udp::stats::{UdpCounters, UdpStats};
@@ -29,7 +28,7 @@ pub(crate) struct UdpShared {
     running: AtomicUsize,
     done: Mutex<bool>,
     done_cv: Condvar,
-    threads: Mutex<Vec<(usize, JoinHandle<Result<()>>)>>,
+    threads: WorkerThreads,
     /// Called once when a shutdown begins: a server with other listeners
     /// stops them too (a worker that failed stops the whole server).
     on_begin_shutdown: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -304,22 +303,7 @@ fn spawn_workers(shared: &Arc<UdpShared>, workers: Vec<UdpSeed>) -> Result<()> {
 }
 
 fn join_threads(shared: &UdpShared) -> Result<()> {
-    let threads = std::mem::take(
-        &mut *shared
-            .threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner),
-    );
-    let mut result = Ok(());
-    for (worker, thread) in threads {
-        let joined = thread
-            .join()
-            .unwrap_or(Err(Error::WorkerPanicked { worker }));
-        if result.is_ok() {
-            result = joined;
-        }
-    }
-    result
+    join_workers(&shared.threads)
 }
 
 /// A handle to a running UDP server: its address, statistics, shutdown and
