@@ -62,6 +62,14 @@ pub(crate) enum TimerRequest {
 #[derive(Debug)]
 pub struct Conn {
     out: Vec<u8>,
+    /// The input of the `on_data` call in progress, as the address and
+    /// length of its bytes (`(0, 0)` in other callbacks), so that
+    /// [`write`](Conn::write) can tell a slice of it.
+    input: (usize, usize),
+    /// What the handler wrote first, when that was a slice of the input:
+    /// its address and length. It is sent from the input itself, not copied
+    /// (an echo costs no copy); the callback's output is this, then `out`.
+    echo: Option<(usize, usize)>,
     endpoints: Endpoints,
     queued: usize,
     close: bool,
@@ -86,6 +94,8 @@ impl Conn {
     pub(crate) fn new(route: Route, limit: usize, now: Instant) -> Self {
         Conn {
             out: Vec::new(),
+            input: (0, 0),
+            echo: None,
             endpoints: Endpoints::none(),
             queued: 0,
             close: false,
@@ -120,6 +130,8 @@ impl Conn {
         state: Option<Arc<ConnState>>,
     ) {
         self.out.clear();
+        self.input = (0, 0);
+        self.echo = None;
         std::mem::swap(&mut self.endpoints, endpoints);
         self.key = key;
         self.id = id;
@@ -149,9 +161,32 @@ impl Conn {
     /// [`shutdown_write`](Conn::shutdown_write) the write side is closing, and
     /// `write` does nothing.
     pub fn write(&mut self, data: &[u8]) {
-        if !self.write_closed {
-            self.out.extend_from_slice(data);
+        if self.write_closed || data.is_empty() {
+            return;
         }
+        if self.out.is_empty() {
+            // A slice of the input (an echo, or a part of the input written
+            // first) is only noted: the server sends it from the input. A
+            // live `&[u8]` inside the input's address range is the input's
+            // own bytes, which no one can change during the callback.
+            let start = data.as_ptr().addr();
+            let (base, len) = self.input;
+            let inside = start >= base && start - base <= len && len - (start - base) >= data.len();
+            if inside {
+                match &mut self.echo {
+                    None => {
+                        self.echo = Some((start, data.len()));
+                        return;
+                    }
+                    Some((at, n)) if *at + *n == start => {
+                        *n += data.len();
+                        return;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.out.extend_from_slice(data);
     }
 
     /// Closes the connection gracefully: the output already written is sent,
@@ -247,7 +282,7 @@ impl Conn {
     /// asking again is cheap.
     pub fn handle(&mut self) -> ConnHandle {
         let limit = self.limit;
-        let pending = self.queued + self.out.len();
+        let pending = self.pending_write();
         let state = self.state.get_or_insert_with(|| {
             let state = ConnState::new(limit);
             state.set_pending(pending);
@@ -400,7 +435,7 @@ impl Conn {
     ///
     /// A handler that produces data can use it to stay under a budget of its own.
     pub fn pending_write(&self) -> usize {
-        self.queued + self.out.len()
+        self.queued + self.out.len() + self.echo.map_or(0, |(_, n)| n)
     }
 
     /// Whether [`close`](Conn::close) was called in this callback.
@@ -414,7 +449,33 @@ impl Conn {
         self.write_closed
     }
 
-    /// The output written in this callback.
+    /// Marks `input` as the input of the `on_data` call about to be made.
+    pub(crate) fn set_input(&mut self, input: &[u8]) {
+        self.input = (input.as_ptr().addr(), input.len());
+    }
+
+    /// The slice of `input` (the input given to
+    /// [`set_input`](Conn::set_input)) the handler wrote first, if it did;
+    /// the callback's output is that, then [`output`](Conn::output).
+    pub(crate) fn echoed<'a>(&self, input: &'a [u8]) -> Option<&'a [u8]> {
+        let (at, n) = self.echo?;
+        let from = at.checked_sub(input.as_ptr().addr())?;
+        input.get(from..from.checked_add(n)?)
+    }
+
+    /// Copies the slice of `input` the handler wrote first (if any) to the
+    /// front of the output, so that [`output`](Conn::output) holds the whole
+    /// callback's output. `input` is the input given to
+    /// [`set_input`](Conn::set_input).
+    pub(crate) fn materialize(&mut self, input: &[u8]) {
+        if let Some(echo) = self.echoed(input) {
+            self.out.splice(0..0, echo.iter().copied());
+        }
+        self.echo = None;
+    }
+
+    /// The output written in this callback, after the slice of the input
+    /// written first (see [`echoed`](Conn::echoed)).
     pub(crate) fn output(&self) -> &[u8] {
         &self.out
     }
@@ -453,6 +514,7 @@ impl Conn {
     /// The output written in this callback, for a wrapping handler (the
     /// fault injectors) to take or cut before the server sees it.
     pub(crate) fn output_mut(&mut self) -> &mut Vec<u8> {
+        debug_assert!(self.echo.is_none(), "output_mut before materialize");
         &mut self.out
     }
 

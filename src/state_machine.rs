@@ -411,7 +411,7 @@ impl<S: Stream> Connection<S> {
             self.last_read = io.now;
             log::trace!("read {n} bytes from {}", self.endpoints.peer);
             let data = &io.buf[..n];
-            let step = self.callback_with(io.conn, io.now, io.config, io.counters, |h, c| {
+            let step = self.callback_with(io.conn, io.now, io.config, io.counters, data, |h, c| {
                 h.on_data(c, data)
             });
             if step == Step::Yield {
@@ -722,17 +722,21 @@ impl<S: Stream> Connection<S> {
     }
 
     fn callback(&mut self, io: &mut Io<'_>, f: impl FnOnce(&mut dyn Handler, &mut Conn)) -> Step {
-        self.callback_with(io.conn, io.now, io.config, io.counters, f)
+        self.callback_with(io.conn, io.now, io.config, io.counters, &[], f)
     }
 
     /// Runs one handler callback with a fresh context, catching a panic, then
-    /// acts on what the handler wrote and asked for.
+    /// acts on what the handler wrote and asked for. `input` is the input of
+    /// an `on_data` call (empty for the others): what the handler writes of it
+    /// first is sent from it, not copied.
+    #[allow(clippy::too_many_arguments)]
     fn callback_with(
         &mut self,
         conn: &mut Conn,
         now: Instant,
         config: &Config,
         counters: &Counters,
+        input: &[u8],
         f: impl FnOnce(&mut dyn Handler, &mut Conn),
     ) -> Step {
         let write_closed = self.fin_wanted || self.closing.is_some();
@@ -745,6 +749,7 @@ impl<S: Stream> Connection<S> {
             write_closed,
             self.state.take(),
         );
+        conn.set_input(input);
         let handler = &mut *self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| f(handler, conn)));
         self.state = conn.finish(&mut self.endpoints);
@@ -760,10 +765,19 @@ impl<S: Stream> Connection<S> {
         if conn.wants_abort() {
             return self.abort();
         }
-        if !conn.output().is_empty() {
-            if let Err(e) = self.send(conn.output(), now, counters) {
-                return Step::Close(CloseReason::from_io(&e));
+        let sent = match conn.echoed(input) {
+            // The usual echo: one slice of the input, sent from where it is.
+            Some(echo) if conn.output().is_empty() => self.send(echo, now, counters),
+            _ => {
+                conn.materialize(input);
+                match conn.output() {
+                    [] => Ok(()),
+                    output => self.send(output, now, counters),
+                }
             }
+        };
+        if let Err(e) = sent {
+            return Step::Close(CloseReason::from_io(&e));
         }
         if conn.is_closing() && self.closing.is_none() {
             self.closing = Some(if self.read_closed {

@@ -894,3 +894,74 @@ fn conn_handle_debug_shows_whether_the_connection_is_closed() {
     let closed = format!("{handle:?}");
     assert!(closed.contains("closed: true"), "{closed}");
 }
+
+/// Writes the parts of its input and of its own bytes in a fixed order, and
+/// records what `pending_write` said after each write.
+struct Reorder {
+    pending: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Handler for Reorder {
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+        let mut seen = Vec::new();
+        // Two adjacent slices of the input, then an own byte, then an
+        // earlier slice of the input, then a later one that is adjacent to
+        // the first two but comes after the own byte.
+        let (head, tail) = data.split_at(data.len() / 2);
+        let (a, b) = head.split_at(head.len() / 2);
+        conn.write(a);
+        seen.push(conn.pending_write());
+        conn.write(b);
+        seen.push(conn.pending_write());
+        conn.write(b"|");
+        seen.push(conn.pending_write());
+        conn.write(a);
+        seen.push(conn.pending_write());
+        conn.write(tail);
+        seen.push(conn.pending_write());
+        conn.write(&[]);
+        seen.push(conn.pending_write());
+        self.pending.lock().unwrap().extend(seen);
+    }
+}
+
+#[test]
+fn writes_of_input_slices_and_own_bytes_go_out_in_the_order_written() {
+    let pending = Arc::new(Mutex::new(Vec::new()));
+    let mut peer = Harness::open(Reorder {
+        pending: Arc::clone(&pending),
+    });
+    peer.send(b"abcdefgh");
+    // a = "ab", b = "cd", tail = "efgh".
+    assert_eq!(peer.read(), b"abcd|abefgh");
+    assert_eq!(*pending.lock().unwrap(), [2, 4, 5, 7, 11, 11]);
+}
+
+#[test]
+fn an_echo_the_peer_cannot_take_stays_pending_whole() {
+    // The echo is sent from the input: what the peer's window refuses must
+    // be kept, since the input is read over by the next read.
+    let mut peer = Harness::builder().peer_window(3).open(Echo);
+    peer.send(b"0123456789");
+    peer.send(b"abcdef");
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        got.extend(peer.read_at_most(2));
+    }
+    assert_eq!(got, b"0123456789abcdef");
+}
+
+#[test]
+fn an_echo_followed_by_abort_sends_nothing() {
+    struct EchoThenAbort;
+    impl Handler for EchoThenAbort {
+        fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+            conn.write(data);
+            conn.abort();
+        }
+    }
+    let mut peer = Harness::open(EchoThenAbort);
+    peer.send(b"never seen");
+    assert_eq!(peer.read(), b"");
+    assert_eq!(peer.close_reason(), Some(CloseReason::Aborted));
+}

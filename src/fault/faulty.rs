@@ -149,13 +149,15 @@ impl<H> Faulty<H> {
 
 impl<H: Handler> Faulty<H> {
     /// Calls the inner handler, takes what it wrote and asked for, and acts.
-    fn run(&mut self, conn: &mut Conn, call: impl FnOnce(&mut H, &mut Conn)) {
+    /// `input` is the input of an `on_data` call (empty for the others).
+    fn run(&mut self, conn: &mut Conn, input: &[u8], call: impl FnOnce(&mut H, &mut Conn)) {
         let now = conn.now();
         let write_closed = conn.is_write_closed();
         if self.inner_write_closed {
             conn.set_write_closed(true);
         }
         call(&mut self.inner, conn);
+        conn.materialize(input);
         let asked = conn.take_requests(write_closed);
         match asked.timer {
             TimerRequest::Keep => {}
@@ -346,7 +348,7 @@ impl<H: Handler> Handler for Faulty<H> {
                 self.abort_at = conn.now().checked_add(after);
             }
         }
-        self.run(conn, |h, c| h.on_open(c));
+        self.run(conn, &[], |h, c| h.on_open(c));
     }
 
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
@@ -361,21 +363,21 @@ impl<H: Handler> Handler for Faulty<H> {
             let from = self.input_until.map_or(now, |t| t.max(now));
             self.input_until = from.checked_add(super::plan::transfer_time(data.len(), rate));
         }
-        self.run(conn, |h, c| h.on_data(c, data));
+        self.run(conn, data, |h, c| h.on_data(c, data));
     }
 
     fn on_read_closed(&mut self, conn: &mut Conn) {
         if self.done || self.blackholed {
             return;
         }
-        self.run(conn, |h, c| h.on_read_closed(c));
+        self.run(conn, &[], |h, c| h.on_read_closed(c));
     }
 
     fn on_idle_timeout(&mut self, conn: &mut Conn) {
         if self.done {
             return;
         }
-        self.run(conn, |h, c| h.on_idle_timeout(c));
+        self.run(conn, &[], |h, c| h.on_idle_timeout(c));
     }
 
     fn on_drain(&mut self, conn: &mut Conn) {
@@ -388,7 +390,7 @@ impl<H: Handler> Handler for Faulty<H> {
         }
         if self.inner_drain && self.schedule.is_empty() {
             self.inner_drain = false;
-            self.run(conn, |h, c| h.on_drain(c));
+            self.run(conn, &[], |h, c| h.on_drain(c));
         } else {
             let now = conn.now();
             self.pump(conn, now, false);
@@ -404,7 +406,7 @@ impl<H: Handler> Handler for Faulty<H> {
         let now = conn.now();
         if self.inner_timer.is_some_and(|t| t <= now) {
             self.inner_timer = None;
-            self.run(conn, |h, c| h.on_timer(c));
+            self.run(conn, &[], |h, c| h.on_timer(c));
         } else {
             self.pump(conn, now, false);
         }
