@@ -160,6 +160,10 @@ impl Conn {
     /// [`Handler`](crate::Handler)). After [`close`](Conn::close) or
     /// [`shutdown_write`](Conn::shutdown_write) the write side is closing, and
     /// `write` does nothing.
+    ///
+    /// In [`on_data`](crate::Handler::on_data), writing the input (or a slice
+    /// of it) first costs no copy: the server sends it from its read buffer
+    /// and keeps only what the socket refuses.
     pub fn write(&mut self, data: &[u8]) {
         if self.write_closed || data.is_empty() {
             return;
