@@ -458,6 +458,20 @@ impl Conn {
         self.input = (input.as_ptr().addr(), input.len());
     }
 
+    /// Stops noting slices of the input (so that every write is copied to
+    /// the output buffer) until [`restore_input`](Conn::restore_input) is
+    /// given what this returns: for a wrapping handler that must see all
+    /// its inner handler's output in [`output_mut`](Conn::output_mut).
+    pub(crate) fn suspend_input(&mut self) -> (usize, usize) {
+        std::mem::take(&mut self.input)
+    }
+
+    /// Notes slices of the input again, after
+    /// [`suspend_input`](Conn::suspend_input).
+    pub(crate) fn restore_input(&mut self, input: (usize, usize)) {
+        self.input = input;
+    }
+
     /// The slice of `input` (the input given to
     /// [`set_input`](Conn::set_input)) the handler wrote first, if it did;
     /// the callback's output is that, then [`output`](Conn::output).
@@ -470,12 +484,13 @@ impl Conn {
     /// Copies the slice of `input` the handler wrote first (if any) to the
     /// front of the output, so that [`output`](Conn::output) holds the whole
     /// callback's output. `input` is the input given to
-    /// [`set_input`](Conn::set_input).
+    /// [`set_input`](Conn::set_input), which holds every noted slice.
     pub(crate) fn materialize(&mut self, input: &[u8]) {
         if let Some(echo) = self.echoed(input) {
             self.out.splice(0..0, echo.iter().copied());
+            self.echo = None;
         }
-        self.echo = None;
+        debug_assert!(self.echo.is_none(), "a noted slice outside the input");
     }
 
     /// The output written in this callback, after the slice of the input
@@ -516,9 +531,11 @@ impl Conn {
     }
 
     /// The output written in this callback, for a wrapping handler (the
-    /// fault injectors) to take or cut before the server sees it.
+    /// fault injectors) to take or cut before the server sees it: all that
+    /// its inner handler wrote while the input was suspended (see
+    /// [`suspend_input`](Conn::suspend_input)), after any slice of the
+    /// input an outer handler wrote first.
     pub(crate) fn output_mut(&mut self) -> &mut Vec<u8> {
-        debug_assert!(self.echo.is_none(), "output_mut before materialize");
         &mut self.out
     }
 

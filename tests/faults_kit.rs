@@ -364,3 +364,31 @@ fn a_producer_paced_by_on_drain_waits_for_held_output() {
     // 256 KiB at 64 KiB/s: about 4 s (the first 10 ms piece goes at once).
     assert!((3900 * MS..=4100 * MS).contains(&elapsed), "{elapsed:?}");
 }
+
+/// Writes the first two bytes of its input itself, then hands the rest to a
+/// fault-injecting echo that holds its output for 10 ms.
+struct PrefixThenFaulty(netecho::fault::Faulty<Echo>);
+
+impl Handler for PrefixThenFaulty {
+    fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+        let (head, rest) = data.split_at(data.len().min(2));
+        conn.write(head);
+        self.0.on_data(conn, rest);
+    }
+
+    fn on_timer(&mut self, conn: &mut Conn) {
+        self.0.on_timer(conn);
+    }
+}
+
+#[test]
+fn a_wrapped_faulty_delays_only_its_own_output() {
+    // The outer handler's bytes go out at once, and the inner echo's after
+    // the latency: neither is lost nor delayed by the other.
+    let faulty = Faults::new().latency(10 * MS).wrap(Echo);
+    let mut peer = Harness::open(PrefixThenFaulty(faulty));
+    peer.send(b"abcdef");
+    assert_eq!(peer.read(), b"ab");
+    peer.advance(10 * MS);
+    assert_eq!(peer.read(), b"cdef");
+}

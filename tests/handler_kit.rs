@@ -965,3 +965,19 @@ fn an_echo_followed_by_abort_sends_nothing() {
     assert_eq!(peer.read(), b"");
     assert_eq!(peer.close_reason(), Some(CloseReason::Aborted));
 }
+
+#[test]
+fn slices_of_the_input_that_are_not_adjacent_are_not_joined() {
+    struct Gaps;
+    impl Handler for Gaps {
+        fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
+            // "a", then "d": what lies between was not written.
+            conn.write(&data[..1]);
+            conn.write(&data[3..4]);
+            conn.write(&data[4..]);
+        }
+    }
+    let mut peer = Harness::open(Gaps);
+    peer.send(b"abcdef");
+    assert_eq!(peer.read(), b"adef");
+}

@@ -149,15 +149,19 @@ impl<H> Faulty<H> {
 
 impl<H: Handler> Faulty<H> {
     /// Calls the inner handler, takes what it wrote and asked for, and acts.
-    /// `input` is the input of an `on_data` call (empty for the others).
-    fn run(&mut self, conn: &mut Conn, input: &[u8], call: impl FnOnce(&mut H, &mut Conn)) {
+    fn run(&mut self, conn: &mut Conn, call: impl FnOnce(&mut H, &mut Conn)) {
         let now = conn.now();
         let write_closed = conn.is_write_closed();
         if self.inner_write_closed {
             conn.set_write_closed(true);
         }
+        // The inner handler's output must be in the output buffer, to be
+        // cut, held or shaped: none of it is sent from the input without a
+        // copy. (A slice of the input an outer handler wrote first stays
+        // where it is, ahead of all this.)
+        let input = conn.suspend_input();
         call(&mut self.inner, conn);
-        conn.materialize(input);
+        conn.restore_input(input);
         let asked = conn.take_requests(write_closed);
         match asked.timer {
             TimerRequest::Keep => {}
@@ -348,7 +352,7 @@ impl<H: Handler> Handler for Faulty<H> {
                 self.abort_at = conn.now().checked_add(after);
             }
         }
-        self.run(conn, &[], |h, c| h.on_open(c));
+        self.run(conn, |h, c| h.on_open(c));
     }
 
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
@@ -363,21 +367,21 @@ impl<H: Handler> Handler for Faulty<H> {
             let from = self.input_until.map_or(now, |t| t.max(now));
             self.input_until = from.checked_add(super::plan::transfer_time(data.len(), rate));
         }
-        self.run(conn, data, |h, c| h.on_data(c, data));
+        self.run(conn, |h, c| h.on_data(c, data));
     }
 
     fn on_read_closed(&mut self, conn: &mut Conn) {
         if self.done || self.blackholed {
             return;
         }
-        self.run(conn, &[], |h, c| h.on_read_closed(c));
+        self.run(conn, |h, c| h.on_read_closed(c));
     }
 
     fn on_idle_timeout(&mut self, conn: &mut Conn) {
         if self.done {
             return;
         }
-        self.run(conn, &[], |h, c| h.on_idle_timeout(c));
+        self.run(conn, |h, c| h.on_idle_timeout(c));
     }
 
     fn on_drain(&mut self, conn: &mut Conn) {
@@ -390,7 +394,7 @@ impl<H: Handler> Handler for Faulty<H> {
         }
         if self.inner_drain && self.schedule.is_empty() {
             self.inner_drain = false;
-            self.run(conn, &[], |h, c| h.on_drain(c));
+            self.run(conn, |h, c| h.on_drain(c));
         } else {
             let now = conn.now();
             self.pump(conn, now, false);
@@ -406,7 +410,7 @@ impl<H: Handler> Handler for Faulty<H> {
         let now = conn.now();
         if self.inner_timer.is_some_and(|t| t <= now) {
             self.inner_timer = None;
-            self.run(conn, &[], |h, c| h.on_timer(c));
+            self.run(conn, |h, c| h.on_timer(c));
         } else {
             self.pump(conn, now, false);
         }
