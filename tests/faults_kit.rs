@@ -365,14 +365,15 @@ fn a_producer_paced_by_on_drain_waits_for_held_output() {
     assert!((3900 * MS..=4100 * MS).contains(&elapsed), "{elapsed:?}");
 }
 
-/// Writes the first two bytes of its input itself, then hands the rest to a
-/// fault-injecting echo that holds its output for 10 ms.
+/// Writes the first two bytes of its input and a byte of its own, then
+/// hands the rest to a fault-injecting echo that holds its output for 10 ms.
 struct PrefixThenFaulty(netecho::fault::Faulty<Echo>);
 
 impl Handler for PrefixThenFaulty {
     fn on_data(&mut self, conn: &mut Conn, data: &[u8]) {
         let (head, rest) = data.split_at(data.len().min(2));
         conn.write(head);
+        conn.write(b"|");
         self.0.on_data(conn, rest);
     }
 
@@ -388,7 +389,7 @@ fn a_wrapped_faulty_delays_only_its_own_output() {
     let faulty = Faults::new().latency(10 * MS).wrap(Echo);
     let mut peer = Harness::open(PrefixThenFaulty(faulty));
     peer.send(b"abcdef");
-    assert_eq!(peer.read(), b"ab");
+    assert_eq!(peer.read(), b"ab|");
     peer.advance(10 * MS);
     assert_eq!(peer.read(), b"cdef");
 }

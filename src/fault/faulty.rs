@@ -149,7 +149,19 @@ impl<H> Faulty<H> {
 
 impl<H: Handler> Faulty<H> {
     /// Calls the inner handler, takes what it wrote and asked for, and acts.
+    /// What an outer handler wrote before calling this one is not the inner
+    /// handler's output: it is set aside and goes out first, untouched.
     fn run(&mut self, conn: &mut Conn, call: impl FnOnce(&mut H, &mut Conn)) {
+        let mut before = std::mem::take(conn.output_mut());
+        self.run_inner(conn, call);
+        if !before.is_empty() {
+            let out = conn.output_mut();
+            before.append(out);
+            *out = before;
+        }
+    }
+
+    fn run_inner(&mut self, conn: &mut Conn, call: impl FnOnce(&mut H, &mut Conn)) {
         let now = conn.now();
         let write_closed = conn.is_write_closed();
         if self.inner_write_closed {
