@@ -458,18 +458,34 @@ impl Conn {
         self.input = (input.as_ptr().addr(), input.len());
     }
 
-    /// Stops noting slices of the input (so that every write is copied to
-    /// the output buffer) until [`restore_input`](Conn::restore_input) is
-    /// given what this returns: for a wrapping handler that must see all
-    /// its inner handler's output in [`output_mut`](Conn::output_mut).
-    pub(crate) fn suspend_input(&mut self) -> (usize, usize) {
-        std::mem::take(&mut self.input)
+    /// For a wrapping handler, before it calls its inner handler: sets
+    /// aside what was written so far and stops noting slices of the input,
+    /// so that [`output_mut`](Conn::output_mut) holds exactly what the inner
+    /// handler writes, all of it copied. [`leave_inner`](Conn::leave_inner)
+    /// undoes this with what it returns.
+    pub(crate) fn enter_inner(&mut self) -> Outer {
+        Outer {
+            // Only a non-empty output is set aside: the empty one keeps its
+            // allocation for the inner handler.
+            out: if self.out.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut self.out)
+            },
+            input: std::mem::take(&mut self.input),
+        }
     }
 
-    /// Notes slices of the input again, after
-    /// [`suspend_input`](Conn::suspend_input).
-    pub(crate) fn restore_input(&mut self, input: (usize, usize)) {
-        self.input = input;
+    /// After [`enter_inner`](Conn::enter_inner): notes slices of the input
+    /// again, and puts what was set aside back before what the wrapping
+    /// handler lets out of its inner handler's output.
+    pub(crate) fn leave_inner(&mut self, outer: Outer) {
+        self.input = outer.input;
+        if !outer.out.is_empty() {
+            let mut out = outer.out;
+            out.append(&mut self.out);
+            self.out = out;
+        }
     }
 
     /// The slice of `input` (the input given to
@@ -531,10 +547,9 @@ impl Conn {
     }
 
     /// The output written in this callback, for a wrapping handler (the
-    /// fault injectors) to take or cut before the server sees it: all that
-    /// its inner handler wrote while the input was suspended (see
-    /// [`suspend_input`](Conn::suspend_input)), after any slice of the
-    /// input an outer handler wrote first.
+    /// fault injectors) to take or cut before the server sees it: between
+    /// [`enter_inner`](Conn::enter_inner) and
+    /// [`leave_inner`](Conn::leave_inner), what its inner handler wrote.
     pub(crate) fn output_mut(&mut self) -> &mut Vec<u8> {
         &mut self.out
     }
@@ -561,6 +576,14 @@ impl Conn {
         self.write_closed = write_closed;
         requests
     }
+}
+
+/// What an outer handler wrote before calling a wrapping one, and the input
+/// range, kept by [`Conn::enter_inner`] for [`Conn::leave_inner`].
+#[derive(Debug)]
+pub(crate) struct Outer {
+    out: Vec<u8>,
+    input: (usize, usize),
 }
 
 /// What a handler asked of its connection in one callback, besides output:

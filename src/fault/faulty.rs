@@ -152,13 +152,11 @@ impl<H: Handler> Faulty<H> {
     /// What an outer handler wrote before calling this one is not the inner
     /// handler's output: it is set aside and goes out first, untouched.
     fn run(&mut self, conn: &mut Conn, call: impl FnOnce(&mut H, &mut Conn)) {
-        let mut before = std::mem::take(conn.output_mut());
+        // The inner handler's output must all be in the output buffer, to be
+        // cut, held or shaped (none of it sent from the input uncopied).
+        let outer = conn.enter_inner();
         self.run_inner(conn, call);
-        if !before.is_empty() {
-            let out = conn.output_mut();
-            before.append(out);
-            *out = before;
-        }
+        conn.leave_inner(outer);
     }
 
     fn run_inner(&mut self, conn: &mut Conn, call: impl FnOnce(&mut H, &mut Conn)) {
@@ -167,13 +165,7 @@ impl<H: Handler> Faulty<H> {
         if self.inner_write_closed {
             conn.set_write_closed(true);
         }
-        // The inner handler's output must be in the output buffer, to be
-        // cut, held or shaped: none of it is sent from the input without a
-        // copy. (A slice of the input an outer handler wrote first stays
-        // where it is, ahead of all this.)
-        let input = conn.suspend_input();
         call(&mut self.inner, conn);
-        conn.restore_input(input);
         let asked = conn.take_requests(write_closed);
         match asked.timer {
             TimerRequest::Keep => {}
